@@ -1,0 +1,394 @@
+//! Hardware entries: chips, systems, fabrics, and the sourced [`Fact`] every figure is.
+
+use crate::{CatalogError, Dtype};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How much to trust a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Published by the vendor (datasheet, official documentation, keynote).
+    Official,
+    /// Reported by a credible third party (press, benchmark write-up, cloud provider).
+    Reported,
+    /// Derived or assumed by tokenfab; `note` says how.
+    Estimate,
+}
+
+impl Confidence {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Official => "official",
+            Confidence::Reported => "reported",
+            Confidence::Estimate => "estimate",
+        }
+    }
+}
+
+/// A sourced figure: value, where it came from, and how much to trust it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fact<T> {
+    /// The figure itself, in the unit the field name ends with.
+    pub value: T,
+    /// Where it comes from: a URL, a document, or `derived: ...`.
+    pub source: String,
+    /// official, reported or estimate.
+    pub confidence: Confidence,
+    /// Why an estimate is what it is, or what conflicts with this figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl<T> Fact<T> {
+    /// A figure with a source and confidence, no note.
+    pub fn new(value: T, source: impl Into<String>, confidence: Confidence) -> Self {
+        Fact { value, source: source.into(), confidence, note: None }
+    }
+}
+
+/// Whether a chip can be bought today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChipStatus {
+    /// In volume production.
+    Shipping,
+    /// Announced with (partial) specifications; figures may change.
+    Announced,
+    /// A parametric design point, not a product.
+    Concept,
+}
+
+/// Dense tensor peak rates per format, in TFLOP/s. Never 2:4-sparse figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DtypePeaks {
+    /// bf16/fp16 dense tensor peak.
+    pub bf16: Fact<f64>,
+    /// fp8 dense tensor peak, where supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8: Option<Fact<f64>>,
+    /// fp4 dense tensor peak, where supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp4: Option<Fact<f64>>,
+}
+
+impl DtypePeaks {
+    /// Dense peak in TFLOP/s for a format, `None` where the chip has no such tensor path.
+    pub fn tflops(&self, dtype: Dtype) -> Option<f64> {
+        match dtype {
+            Dtype::Bf16 | Dtype::Fp16 => Some(self.bf16.value),
+            Dtype::Fp8 => self.fp8.as_ref().map(|f| f.value),
+            Dtype::Fp4 => self.fp4.as_ref().map(|f| f.value),
+        }
+    }
+}
+
+/// An accelerator (one package: one GPU, one TPU chip, one XPU).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Chip {
+    /// Stable id users type, e.g. `h100-sxm`.
+    pub id: String,
+    /// Marketing name.
+    pub name: String,
+    /// nvidia, amd, google, aws, intel, custom.
+    pub vendor: String,
+    /// Other names that resolve to this chip.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// shipping, announced or concept.
+    pub status: ChipStatus,
+    /// Year of first volume availability (or announced target).
+    pub year: Fact<u32>,
+    /// Process node and packaging.
+    pub process: Fact<String>,
+    /// Dense tensor peaks per format, TFLOP/s.
+    pub peak_dense_tflops: DtypePeaks,
+    /// HBM capacity, GB (10^9 bytes).
+    pub hbm_capacity_gb: Fact<f64>,
+    /// HBM bandwidth, TB/s.
+    pub hbm_bandwidth_tbps: Fact<f64>,
+    /// On-chip SRAM (L2 / LLC / scratchpad), MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sram_mb: Option<Fact<f64>>,
+    /// Scale-up bandwidth per chip, per direction, GB/s.
+    pub scaleup_bandwidth_gbps: Fact<f64>,
+    /// Largest scale-up domain (chips reachable over the scale-up fabric in one hop group).
+    pub scaleup_domain_chips: Fact<u32>,
+    /// Scale-out (NIC) bandwidth per chip, per direction, GB/s.
+    pub scaleout_bandwidth_gbps: Fact<f64>,
+    /// Thermal design power / board power cap, W.
+    pub tdp_w: Fact<f64>,
+    /// Power drawn idle with clocks up (no work), W.
+    pub idle_power_w: Fact<f64>,
+    /// Streaming multiprocessors / compute units / cores, for wave quantization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_units: Option<Fact<u32>>,
+    /// Unit price of the chip (as part of a system), USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<Fact<f64>>,
+    /// Free-form notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Which file this entry came from (set by the loader).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: String,
+}
+
+impl Chip {
+    /// Dense peak FLOP/s for a format, `None` if unsupported.
+    pub fn peak_flops(&self, dtype: Dtype) -> Option<f64> {
+        self.peak_dense_tflops.tflops(dtype).map(|t| t * 1e12)
+    }
+    /// HBM bandwidth in bytes/s.
+    pub fn hbm_bytes_per_s(&self) -> f64 {
+        self.hbm_bandwidth_tbps.value * 1e12
+    }
+    /// HBM capacity in bytes.
+    pub fn hbm_bytes(&self) -> f64 {
+        self.hbm_capacity_gb.value * 1e9
+    }
+
+    pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
+        let mut pos = |field: &str, v: f64| {
+            if !(v.is_finite() && v > 0.0) {
+                errs.push(CatalogError {
+                    file: self.origin.clone(),
+                    location: format!("chip[{}].{field}", self.id),
+                    message: format!("expected a positive number, got {v}"),
+                });
+            }
+        };
+        pos("peak_dense_tflops.bf16", self.peak_dense_tflops.bf16.value);
+        if let Some(f) = &self.peak_dense_tflops.fp8 {
+            pos("peak_dense_tflops.fp8", f.value);
+        }
+        if let Some(f) = &self.peak_dense_tflops.fp4 {
+            pos("peak_dense_tflops.fp4", f.value);
+        }
+        pos("hbm_capacity_gb", self.hbm_capacity_gb.value);
+        pos("hbm_bandwidth_tbps", self.hbm_bandwidth_tbps.value);
+        pos("scaleup_bandwidth_gbps", self.scaleup_bandwidth_gbps.value);
+        pos("scaleout_bandwidth_gbps", self.scaleout_bandwidth_gbps.value);
+        pos("tdp_w", self.tdp_w.value);
+        pos("idle_power_w", self.idle_power_w.value);
+        pos("scaleup_domain_chips", self.scaleup_domain_chips.value as f64);
+        if self.idle_power_w.value >= self.tdp_w.value {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("chip[{}].idle_power_w", self.id),
+                message: format!("idle power {} W must be below TDP {} W", self.idle_power_w.value, self.tdp_w.value),
+            });
+        }
+        for (field, fact) in self.facts() {
+            if fact.0.trim().is_empty() {
+                errs.push(CatalogError {
+                    file: self.origin.clone(),
+                    location: format!("chip[{}].{field}.source", self.id),
+                    message: "every figure needs a source".into(),
+                });
+            }
+            if fact.1 == Confidence::Estimate && fact.2.is_none_or(|n| n.trim().is_empty()) {
+                errs.push(CatalogError {
+                    file: self.origin.clone(),
+                    location: format!("chip[{}].{field}.note", self.id),
+                    message: "an estimate must say why in `note`".into(),
+                });
+            }
+        }
+    }
+
+    /// Every sourced figure as (field, (source, confidence, note)), for audits and `catalog show`.
+    pub fn facts(&self) -> Vec<(&'static str, (&str, Confidence, Option<&str>))> {
+        fn t<T>(f: &Fact<T>) -> (&str, Confidence, Option<&str>) {
+            (f.source.as_str(), f.confidence, f.note.as_deref())
+        }
+        let mut v = vec![
+            ("year", t(&self.year)),
+            ("process", t(&self.process)),
+            ("peak_dense_tflops.bf16", t(&self.peak_dense_tflops.bf16)),
+            ("hbm_capacity_gb", t(&self.hbm_capacity_gb)),
+            ("hbm_bandwidth_tbps", t(&self.hbm_bandwidth_tbps)),
+            ("scaleup_bandwidth_gbps", t(&self.scaleup_bandwidth_gbps)),
+            ("scaleup_domain_chips", t(&self.scaleup_domain_chips)),
+            ("scaleout_bandwidth_gbps", t(&self.scaleout_bandwidth_gbps)),
+            ("tdp_w", t(&self.tdp_w)),
+            ("idle_power_w", t(&self.idle_power_w)),
+        ];
+        if let Some(f) = &self.peak_dense_tflops.fp8 {
+            v.push(("peak_dense_tflops.fp8", t(f)));
+        }
+        if let Some(f) = &self.peak_dense_tflops.fp4 {
+            v.push(("peak_dense_tflops.fp4", t(f)));
+        }
+        if let Some(f) = &self.sram_mb {
+            v.push(("sram_mb", t(f)));
+        }
+        if let Some(f) = &self.compute_units {
+            v.push(("compute_units", t(f)));
+        }
+        if let Some(f) = &self.price_usd {
+            v.push(("price_usd", t(f)));
+        }
+        v
+    }
+}
+
+/// What a system is physically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemKind {
+    /// A server box (e.g. 8-GPU HGX).
+    Node,
+    /// A rack-scale system (e.g. GB200 NVL72).
+    Rack,
+    /// A pod / UltraServer spanning racks.
+    Pod,
+}
+
+/// A deployable unit: chips in a box, rack or pod, with its scale-up domain and power.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    /// Stable id, e.g. `hgx-h100-8`, `gb200-nvl72`.
+    pub id: String,
+    /// Marketing name.
+    pub name: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Other names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// node, rack or pod.
+    pub kind: SystemKind,
+    /// Chip id.
+    pub chip: String,
+    /// Whether this is the system used when a user names only the chip.
+    #[serde(default)]
+    pub default_for_chip: bool,
+    /// Chips in one system.
+    pub chips: Fact<u32>,
+    /// Chips in one scale-up (NVLink/UALink/ICI/Ethernet scale-up) domain within the system.
+    pub scaleup_domain_chips: Fact<u32>,
+    /// Scale-up fabric id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaleup_fabric: Option<String>,
+    /// Scale-out fabric id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaleout_fabric: Option<String>,
+    /// Maximum IT power of the whole system (chips, hosts, switches, fans), kW.
+    pub system_power_kw: Fact<f64>,
+    /// Systems per physical rack (a node-type system); 1 for a rack system.
+    pub systems_per_rack: Fact<f64>,
+    /// Price of one system, USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<Fact<f64>>,
+    /// First availability, e.g. `2026Q3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<Fact<String>>,
+    /// Free-form notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Which file this entry came from (set by the loader).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: String,
+}
+
+impl System {
+    pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
+        if self.chips.value == 0 {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("system[{}].chips", self.id),
+                message: "expected at least one chip".into(),
+            });
+        }
+        if self.scaleup_domain_chips.value == 0 || self.scaleup_domain_chips.value > self.chips.value.max(1) * 1024 {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("system[{}].scaleup_domain_chips", self.id),
+                message: format!("expected 1..=chips, got {}", self.scaleup_domain_chips.value),
+            });
+        }
+        if !(self.system_power_kw.value > 0.0) {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("system[{}].system_power_kw", self.id),
+                message: "expected a positive power".into(),
+            });
+        }
+        if !(self.systems_per_rack.value > 0.0) {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("system[{}].systems_per_rack", self.id),
+                message: "expected a positive number".into(),
+            });
+        }
+    }
+}
+
+/// Scale-up (inside a domain) or scale-out (between domains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FabricKind {
+    /// NVLink, UALink, Infinity Fabric, ICI, Ethernet scale-up.
+    ScaleUp,
+    /// InfiniBand, RoCE/Ultra Ethernet, DCN.
+    ScaleOut,
+}
+
+/// An interconnect or switch generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fabric {
+    /// Stable id, e.g. `nvlink4`, `ib-ndr400`, `tomahawk6`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Other names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// scale-up or scale-out.
+    pub kind: FabricKind,
+    /// Per-chip bandwidth per direction over this fabric, GB/s (for a switch: per port).
+    pub bandwidth_gbps: Fact<f64>,
+    /// One-way latency of a small message through the fabric, microseconds.
+    pub latency_us: Fact<f64>,
+    /// Switch capacity, Tb/s of switching (bits), where this is a switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_capacity_tbit_s: Option<Fact<f64>>,
+    /// Switch power, W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_power_w: Option<Fact<f64>>,
+    /// Free-form notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Which file this entry came from (set by the loader).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: String,
+}
+
+impl Fabric {
+    pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
+        if !(self.bandwidth_gbps.value > 0.0) {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("fabric[{}].bandwidth_gbps", self.id),
+                message: "expected a positive bandwidth".into(),
+            });
+        }
+        if !(self.latency_us.value >= 0.0) {
+            errs.push(CatalogError {
+                file: self.origin.clone(),
+                location: format!("fabric[{}].latency_us", self.id),
+                message: "expected a non-negative latency".into(),
+            });
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand: flags (`Args`) and `run`.
+pub mod catalog;
+pub mod explore;
+pub mod plan;
+pub mod predict;
+pub mod simulate;
+pub mod step;
+pub mod validate;
+pub mod workload;

@@ -1,0 +1,15 @@
+//! `tokenfab workload` (being built: see the open issue).
+use std::process::ExitCode;
+use tokenfab_catalog::Catalog;
+
+/// Flags of `tokenfab workload`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Arguments (not yet parsed).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(_catalog: &Catalog, _args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`tokenfab workload` is not available in this build yet")
+}

@@ -251,6 +251,16 @@ fn loss(catalog: &Catalog, hw: &Hardware, rows: &[&MeasuredRow]) -> f64 {
     s / rows.len().max(1) as f64
 }
 
+/// Weight of the prior that pulls fitted parameters (in their transformed space) towards the
+/// starting values: a weak MAP prior, so a parameter the training rows do not constrain (e.g. the
+/// fixed overhead when no small shape is in the training set) stays at its analytical default
+/// instead of drifting.
+pub const PRIOR_WEIGHT: f64 = 0.004;
+
+fn prior(x: &[f64], x0: &[f64]) -> f64 {
+    PRIOR_WEIGHT * x.iter().zip(x0).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+}
+
 /// Which family a row belongs to for fitting.
 fn family(r: &MeasuredRow) -> Option<String> {
     match r.row.op.as_str() {
@@ -296,7 +306,7 @@ pub fn fit_params(
         let f = |x: &[f64]| {
             let mut h = hw.clone();
             h.params = to_params(x);
-            loss(catalog, &h, &rs)
+            loss(catalog, &h, &rs) + prior(x, &x0)
         };
         let x = nelder_mead(&f, &x0, 0.3, 400);
         params = to_params(&x);
@@ -338,7 +348,7 @@ pub fn fit_params(
         let f = |x: &[f64]| {
             let mut h = hw.clone();
             h.params = to_params(x);
-            loss(catalog, &h, &dc)
+            loss(catalog, &h, &dc) + prior(x, &x0)
         };
         let x = nelder_mead(&f, &x0, 0.3, 300);
         params = to_params(&x);

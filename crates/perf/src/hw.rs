@@ -31,6 +31,9 @@ pub struct AttnParams {
     pub prefill_compute_eff_flash: f64,
     /// Fixed time per prefill kernel, seconds.
     pub prefill_overhead_s: f64,
+    /// Extra work per (sequence, head, query-block) CTA, in key-block units (loading Q,
+    /// the softmax epilogue, writing O): amortized better by long sequences.
+    pub prefill_cta_overhead_blocks: f64,
     /// Fraction of HBM bandwidth a decode kernel reaches once the GPU is full.
     pub decode_memory_eff: f64,
     /// Bytes in flight needed to reach half of `decode_memory_eff` (saturation scale), bytes.
@@ -114,6 +117,7 @@ impl Params {
                 prefill_compute_eff: 0.58,
                 prefill_compute_eff_flash: 0.36,
                 prefill_overhead_s: 8e-6,
+                prefill_cta_overhead_blocks: 1.0,
                 decode_memory_eff: 0.80,
                 decode_saturation_bytes: 8e6,
                 decode_compute_eff: 0.45,

@@ -129,8 +129,9 @@ pub fn attn_prefill(hw: &Hardware, a: &AttnPrefill) -> OpCost {
     // total work spread over the SMs.
     let qb = (s / ATTN_BLOCK).ceil().max(1.0);
     let cb = c / ATTN_BLOCK;
-    let work_blocks = b * h * (qb * cb + qb * (qb + 1.0) / 2.0);
-    let longest = cb + qb;
+    let c0 = p.prefill_cta_overhead_blocks;
+    let work_blocks = b * h * (qb * (cb + c0) + qb * (qb + 1.0) / 2.0);
+    let longest = cb + qb + c0;
     let sms = hw.compute_units as f64;
     let block_flops = 2.0 * ATTN_BLOCK * ATTN_BLOCK * dsum;
     let per_sm = peak * eff / sms;

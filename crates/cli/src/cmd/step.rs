@@ -53,7 +53,7 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     let model = catalog.model(&a.model)?;
     let hw = Hardware::from_catalog(catalog, &a.chip)?;
     hw.peak(a.dtype)?;
-    if a.ep == 0 || a.tp % a.ep != 0 {
+    if a.ep == 0 || !a.tp.is_multiple_of(a.ep) {
         bail!("--ep {} must divide --tp {}", a.ep, a.tp);
     }
     let parallel = Parallel { tp: a.tp, pp: a.pp, attn_dp: 1, moe_tp: a.tp / a.ep, moe_ep: a.ep };

@@ -83,7 +83,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     }
 }
 
-fn load(path: &PathBuf, ceilings: Option<&PathBuf>) -> Result<(Vec<MeasuredRow>, Option<Ceilings>)> {
+fn load(path: &std::path::Path, ceilings: Option<&PathBuf>) -> Result<(Vec<MeasuredRow>, Option<Ceilings>)> {
     let rows = calib::parse_ops_csv(&path.display().to_string(), &io::read_text(path)?, "latency_ms")?;
     let ceil = match ceilings {
         Some(c) => Some(calib::parse_ceilings(&c.display().to_string(), &io::read_text(c)?)?),
@@ -203,8 +203,24 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             "**Cross-validated** (leave-one-shape-out: the rows of each GEMM weight shape `(n, k)`, or of\n\
              each attention configuration, are predicted by parameters fitted on the other shapes only):\n"
         );
-        let cv = stats(&score(catalog, &chip, &rows, ceil.as_ref(), Mode::Cv)?);
-        md_table(&mut out, &cv);
+        let cv_rows = score(catalog, &chip, &rows, ceil.as_ref(), Mode::Cv)?;
+        md_table(&mut out, &stats(&cv_rows));
+        let mut worst: Vec<&RowResult> = cv_rows.iter().filter(|r| r.ape().is_some()).collect();
+        worst.sort_by(|a, b| b.ape().unwrap_or(0.0).total_cmp(&a.ape().unwrap_or(0.0)));
+        let _ =
+            writeln!(out, "\nLargest cross-validated errors (line of the table, shape group, measured → predicted):\n");
+        for r in worst.iter().take(6) {
+            let _ = writeln!(
+                out,
+                "- line {}: `{}` ({}) {:.4} ms → {:.4} ms ({:+.0} %)",
+                r.line,
+                r.group,
+                r.class,
+                r.measured_ms,
+                r.predicted_ms.unwrap_or(f64::NAN),
+                100.0 * (r.predicted_ms.unwrap_or(f64::NAN) / r.measured_ms - 1.0)
+            );
+        }
         let _ = writeln!(
             out,
             "\n**In-sample** (fitted on all rows, then scored on the same rows — optimistic, shown for contrast):\n"

@@ -1,0 +1,101 @@
+//! `tokenfab predict` / `step` / `validate ops` end to end (Contract 1 and 2).
+use std::process::Command;
+
+fn tokenfab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tokenfab")).args(args).output().expect("run tokenfab")
+}
+
+#[test]
+fn predict_keeps_every_column_and_flags_bad_rows() {
+    let dir = std::env::temp_dir().join(format!("tokenfab-predict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("ops.csv");
+    let output = dir.join("preds.csv");
+    std::fs::write(
+        &input,
+        "op,model,dtype,m,n,k,batch,seq_len,context_len,heads,kv_heads,head_dim,tp,note\n\
+         gemm,,bf16,4096,4096,4096,,,,,,,,keep me\n\
+         attn_decode,,bf16,,,,32,,2048,32,8,128,,\n\
+         decode_step,llama-3.1-8b,bf16,,,,16,,1024,,,,1,\n\
+         prefill_step,llama-3.1-8b,fp8,,,,1,2048,,,,,2,\n\
+         gemm,,fp4,1,1,1,,,,,,,,fp4 on hopper\n\
+         bogus,,,,,,,,,,,,,\n",
+    )
+    .unwrap();
+    let out = tokenfab(&[
+        "predict",
+        "--chip",
+        "h100-sxm",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "op,model,dtype,m,n,k,batch,seq_len,context_len,heads,kv_heads,head_dim,tp,note,pred_ms,pred_power_w,pred_bound,error"
+    );
+    assert_eq!(lines.len(), 7);
+    assert!(lines[1].contains("keep me"));
+    for l in &lines[1..5] {
+        let cols: Vec<&str> = l.split(',').collect();
+        let ms: f64 = cols[14].parse().unwrap_or_else(|_| panic!("no pred_ms in {l}"));
+        assert!(ms > 0.0, "{l}");
+        assert!(["compute", "memory", "network", "overhead"].contains(&cols[16]), "{l}");
+    }
+    assert!(lines[5].contains("no fp4 tensor support"), "{}", lines[5]);
+    assert!(lines[6].contains("unknown op `bogus`"), "{}", lines[6]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 6") && stderr.contains("line 7"), "{stderr}");
+}
+
+#[test]
+fn predict_missing_file_is_a_clear_error() {
+    let out = tokenfab(&["predict", "--chip", "h100-sxm", "--input", "/nonexistent/ops.csv", "--output", "/tmp/x.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("cannot read /nonexistent/ops.csv"), "{e}");
+}
+
+#[test]
+fn step_json_has_the_breakdown() {
+    let out = tokenfab(&[
+        "step",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--batch",
+        "8",
+        "--context",
+        "1024",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bound"], "memory");
+    let classes = v["classes"].as_array().unwrap();
+    let share: f64 = classes.iter().map(|c| c["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-6, "{share}");
+}
+
+#[test]
+fn step_rejects_tp_beyond_the_domain() {
+    let out = tokenfab(&["step", "--model", "llama-3.1-8b", "--chip", "h100-sxm", "--tp", "16", "--batch", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scale-up domain"));
+}
+
+#[test]
+fn validate_ops_cross_validates_the_builtin_table() {
+    let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../../calibration/h100-sxm-ops.csv");
+    let out = tokenfab(&["validate", "ops", "--chip", "h100-sxm", "--input", table, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mode"], "cv");
+    let all = v["classes"].as_array().unwrap().iter().find(|c| c["class"] == "all").unwrap().clone();
+    assert_eq!(all["count"], 161);
+}

@@ -1,0 +1,162 @@
+//! Behaviour of the performance model: data-driven checks against the embedded H100
+//! measurements, invariants, and layout errors.
+
+use proptest::prelude::*;
+use tokenfab_catalog::{Catalog, Dtype};
+use tokenfab_perf::calib::{H100_OPS_CSV, parse_ops_csv};
+use tokenfab_perf::ops::{Gemm, gemm};
+use tokenfab_perf::predict::{OpRow, predict_row};
+use tokenfab_perf::{BatchShape, Bound, Hardware, Parallel, StepModel, StepOptions};
+
+fn h100() -> (Catalog, Hardware) {
+    let cat = Catalog::builtin();
+    let hw = Hardware::from_catalog(&cat, "h100-sxm").unwrap();
+    (cat, hw)
+}
+
+/// Predicts a row and checks it against a measured latency within a tolerance.
+fn check(row: OpRow, measured_ms: f64, tol_pct: f64) {
+    let (cat, hw) = h100();
+    let p = predict_row(&cat, &hw, &row).unwrap();
+    let err = (p.ms / measured_ms - 1.0) * 100.0;
+    assert!(err.abs() <= tol_pct, "{row:?}: predicted {:.4} ms vs measured {measured_ms} ms ({err:+.1} %)", p.ms);
+}
+
+fn g(m: u64, n: u64, k: u64, dtype: &str) -> OpRow {
+    OpRow { op: "gemm".into(), m: Some(m), n: Some(n), k: Some(k), dtype: Some(dtype.into()), ..Default::default() }
+}
+
+#[test]
+fn calibrated_h100_matches_representative_measurements() {
+    // (row, measured ms from calibration/h100-sxm-ops.csv, tolerance %)
+    check(g(1, 28672, 4096, "bf16"), 0.096064, 15.0);
+    check(g(8192, 28672, 4096, "bf16"), 2.787104, 15.0);
+    check(g(512, 6144, 4096, "fp8"), 0.027584, 25.0);
+    check(g(16384, 4096, 14336, "fp8"), 1.497824, 15.0);
+    let dec = OpRow {
+        op: "attn_decode".into(),
+        batch: Some(32),
+        context_len: Some(8192),
+        heads: Some(32),
+        kv_heads: Some(8),
+        head_dim: Some(128),
+        ..Default::default()
+    };
+    check(dec, 0.426432, 15.0);
+    let pf = OpRow {
+        op: "attn_prefill".into(),
+        batch: Some(1),
+        seq_len: Some(8192),
+        heads: Some(32),
+        kv_heads: Some(8),
+        head_dim: Some(128),
+        backend: Some("cudnn".into()),
+        ..Default::default()
+    };
+    check(pf, 0.982016, 15.0);
+}
+
+#[test]
+fn cross_validated_error_stays_within_recorded_bounds() {
+    // Guards the figures in docs/VALIDATION.md against silent regressions.
+    let (cat, hw) = h100();
+    let rows = parse_ops_csv("h100", H100_OPS_CSV, "latency_ms").unwrap();
+    let base = tokenfab_perf::Params::analytical(cat.chip("h100-sxm").unwrap());
+    let res = tokenfab_perf::validate::cross_validate(&cat, &hw, &base, &rows, None);
+    let st = tokenfab_perf::validate::stats(&res);
+    let all = st.iter().find(|s| s.class == "all").unwrap();
+    assert_eq!(all.count, 161);
+    assert!(all.median_ape < 10.0, "median {}", all.median_ape);
+    assert!(all.p90_ape < 25.0, "p90 {}", all.p90_ape);
+}
+
+#[test]
+fn small_decode_is_memory_bound_and_big_prefill_compute_bound() {
+    let (cat, hw) = h100();
+    let m = cat.model("llama-3.1-8b").unwrap();
+    let sm = StepModel::new(m, &hw, Parallel::tp(1), StepOptions::default()).unwrap();
+    assert_eq!(sm.cost(&BatchShape::decode(8, 1024)).bound(), Bound::Memory);
+    assert_eq!(sm.cost(&BatchShape::prefill(4, 4096)).bound(), Bound::Compute);
+    // Weights: 8.03 B params × 2 bytes.
+    assert!((sm.weight_bytes_per_chip() / 1e9 - 16.06).abs() < 0.1, "{}", sm.weight_bytes_per_chip());
+}
+
+#[test]
+fn tensor_parallelism_splits_weights_and_adds_communication() {
+    let (cat, hw) = h100();
+    let m = cat.model("llama-3.1-8b").unwrap();
+    let one = StepModel::new(m, &hw, Parallel::tp(1), StepOptions::default()).unwrap();
+    let four = StepModel::new(m, &hw, Parallel::tp(4), StepOptions::default()).unwrap();
+    assert!(four.weight_bytes_per_chip() < one.weight_bytes_per_chip() / 3.0);
+    let b = BatchShape::decode(64, 2048);
+    let c4 = four.cost(&b);
+    assert!(c4.class(tokenfab_perf::OpClass::Communication).time_s > 0.0);
+    assert!(c4.time_s < one.cost(&b).time_s);
+}
+
+#[test]
+fn bad_layouts_are_errors_not_panics() {
+    let (cat, hw) = h100();
+    let m = cat.model("llama-3.1-8b").unwrap();
+    for (p, needle) in [
+        (Parallel::tp(16), "scale-up domain"),
+        (Parallel { tp: 2, moe_tp: 1, ..Default::default() }, "moe_tp"),
+        (Parallel { tp: 1, pp: 0, ..Default::default() }, "pp must be"),
+        (Parallel { tp: 1, moe_ep: 2, moe_tp: 1, attn_dp: 2, ..Default::default() }, "dense model"),
+    ] {
+        let e = StepModel::new(m, &hw, p, StepOptions::default()).unwrap_err().to_string();
+        assert!(e.contains(needle), "{p:?}: {e}");
+    }
+}
+
+#[test]
+fn predict_rows_report_missing_columns() {
+    let (cat, hw) = h100();
+    for (row, needle) in [
+        (OpRow { op: "gemm".into(), m: Some(1), ..Default::default() }, "column `n`"),
+        (OpRow { op: "nope".into(), ..Default::default() }, "unknown op"),
+        (OpRow { op: "decode_step".into(), batch: Some(1), ..Default::default() }, "column `model`"),
+        (g(1, 1, 1, "fp4"), "fp4"),
+        (g(1, 1, 1, "int3"), "unknown dtype"),
+    ] {
+        let e = predict_row(&cat, &hw, &row).unwrap_err();
+        assert!(e.contains(needle), "{row:?}: {e}");
+    }
+}
+
+#[test]
+fn sustained_clocks_slow_compute_bound_work_only() {
+    let (_, mut hw) = h100();
+    let big = Gemm { m: 8192, n: 8192, k: 8192, dtype: Dtype::Bf16 };
+    let small = Gemm { m: 1, n: 8192, k: 8192, dtype: Dtype::Bf16 };
+    let (b1, s1) = (gemm(&hw, &big).time_s, gemm(&hw, &small).time_s);
+    hw.clock_mode = tokenfab_perf::ClockMode::Sustained;
+    let (b2, s2) = (gemm(&hw, &big).time_s, gemm(&hw, &small).time_s);
+    assert!(b2 > b1 * 1.05, "{b1} {b2}");
+    assert!((s2 - s1).abs() / s1 < 1e-9);
+    // Power never exceeds TDP and never drops below idle.
+    let c = gemm(&hw, &big);
+    assert!(c.power_w() <= hw.tdp_w + 1e-9 && c.power_w() >= hw.idle_w);
+}
+
+proptest! {
+    #[test]
+    fn gemm_time_grows_with_m_and_power_is_bounded(m in 1u64..20000, n in 64u64..30000, k in 64u64..16384) {
+        let (_, hw) = h100();
+        let a = gemm(&hw, &Gemm { m, n, k, dtype: Dtype::Bf16 });
+        let b = gemm(&hw, &Gemm { m: m * 2, n, k, dtype: Dtype::Bf16 });
+        prop_assert!(b.time_s >= a.time_s * 0.999);
+        prop_assert!(a.power_w() <= hw.tdp_w + 1e-6 && a.power_w() >= hw.idle_w - 1e-6);
+        prop_assert!(a.time_s.is_finite() && a.time_s > 0.0);
+    }
+
+    #[test]
+    fn decode_step_time_grows_with_batch_and_context(batch in 1u32..256, ctx in 1u64..32768) {
+        let (cat, hw) = h100();
+        let m = cat.model("llama-3.1-8b").unwrap();
+        let sm = StepModel::new(m, &hw, Parallel::tp(1), StepOptions::default()).unwrap();
+        let a = sm.cost(&BatchShape::decode(batch, ctx)).time_s;
+        prop_assert!(sm.cost(&BatchShape::decode(batch + 1, ctx)).time_s >= a * 0.999);
+        prop_assert!(sm.cost(&BatchShape::decode(batch, ctx * 2)).time_s >= a * 0.999);
+    }
+}

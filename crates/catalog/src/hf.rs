@@ -1,6 +1,6 @@
 //! Import of a Hugging Face `config.json` into a [`Model`].
 
-use crate::{Attention, Confidence, Dtype, LinearAttention, Mla, Model, Moe, SlidingWindow};
+use crate::{Attention, Confidence, Dtype, LinearAttention, Mla, Model, Moe, SlidingWindow, SparseAttention};
 use serde_json::Value;
 
 /// Why a config could not be imported.
@@ -64,7 +64,7 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
     let heads = first_u(&["num_attention_heads", "n_head"])?
         .ok_or_else(|| field_err("num_attention_heads", "required field is missing"))?;
     let kv_heads = u("num_key_value_heads")?.unwrap_or(heads);
-    let head_dim = u("head_dim")?.unwrap_or(if heads > 0 { hidden / heads } else { 0 });
+    let head_dim = u("head_dim")?.unwrap_or(hidden.checked_div(heads).unwrap_or(0));
     let vocab = req("vocab_size")?;
     let max_context = first_u(&["max_position_embeddings", "seq_length", "max_seq_len"])?.unwrap_or(4096);
     let tie = get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false);
@@ -111,7 +111,16 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     let sliding_layers = layer_types.iter().filter(|t| t.contains("sliding")).count() as u32;
-    let linear_layers = layer_types.iter().filter(|t| t.contains("linear")).count() as u32;
+    let mut linear_layers = layer_types.iter().filter(|t| t.contains("linear")).count() as u32;
+    // Qwen3-Next/Qwen3.5 configs may give only `full_attention_interval` (every N-th layer is
+    // softmax attention, the others Gated DeltaNet) when `layer_types` is absent.
+    if layer_types.is_empty()
+        && get("linear_num_value_heads").is_some()
+        && let Some(every) = u("full_attention_interval")?
+        && every > 0
+    {
+        linear_layers = layers - layers / every;
+    }
     let sliding_window = match u("sliding_window")? {
         Some(w) if w > 0 && sliding_layers > 0 => Some(SlidingWindow { window: w, layers: sliding_layers }),
         Some(w)
@@ -133,6 +142,22 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
         None
     };
 
+    let sparse_attention = match u("index_topk")? {
+        Some(index_topk) => Some(SparseAttention {
+            index_n_heads: req("index_n_heads")?,
+            index_head_dim: req("index_head_dim")?,
+            index_topk,
+        }),
+        None => None,
+    };
+    let model_type = get("model_type").and_then(Value::as_str).unwrap_or("");
+    let attn_output_gate = match get("attn_output_gate").and_then(Value::as_bool) {
+        Some(b) => b,
+        // Qwen3-Next and Qwen3.5 always gate the attention output.
+        None => {
+            linear_attention.is_some() && (model_type.starts_with("qwen3_next") || model_type.starts_with("qwen3_5"))
+        }
+    };
     let native_dtype = native_dtype(cfg, &root);
     let name = get("_name_or_path").and_then(Value::as_str).unwrap_or(id).to_string();
     let model = Model {
@@ -147,7 +172,11 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
         vocab_size: vocab,
         num_attention_heads: heads,
         num_kv_heads: if matches!(attention, Attention::Mla(_)) { heads } else { kv_heads },
-        head_dim,
+        // For MLA the q/k width; configs put the rope part (GLM-5) or nothing there.
+        head_dim: match &attention {
+            Attention::Mla(m) => m.qk_nope_head_dim + m.qk_rope_head_dim,
+            Attention::Gqa => head_dim,
+        },
         intermediate_size: intermediate,
         ffn_gated: true,
         tie_word_embeddings: tie,
@@ -156,6 +185,8 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
         moe,
         sliding_window,
         linear_attention,
+        attn_output_gate,
+        sparse_attention,
         mtp_layers: u("num_nextn_predict_layers")?.unwrap_or(0),
         native_dtype,
         origin: file.to_string(),

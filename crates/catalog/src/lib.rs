@@ -36,8 +36,8 @@ mod model;
 mod types;
 
 pub use hf::{HfImportError, import_hf_config};
-pub use model::{Attention, LinearAttention, Mla, Model, Moe, SlidingWindow};
-pub use types::{Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, System, SystemKind};
+pub use model::{Attention, LinearAttention, Mla, Model, Moe, SlidingWindow, SparseAttention};
+pub use types::{Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, FactRef, System, SystemKind};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -80,6 +80,19 @@ pub struct LinearAttention {
     pub value_head_dim: u32,
 }
 
+/// DeepSeek Sparse Attention (DSA, as in DeepSeek-V3.2 and GLM-5): a small "lightning indexer"
+/// scores every cached token and each query attends only to the `index_topk` best ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SparseAttention {
+    /// Indexer query heads.
+    pub index_n_heads: u32,
+    /// Indexer head dimension (one indexer key of this width is cached per token per layer).
+    pub index_head_dim: u32,
+    /// Cached tokens each query attends to.
+    pub index_topk: u32,
+}
+
 /// A model architecture (no weights).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +145,13 @@ pub struct Model {
     /// Linear-attention layers, if any (hybrid models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_attention: Option<LinearAttention>,
+    /// Whether softmax attention has a sigmoid output gate (Qwen3.5/Qwen3-Next "gated
+    /// attention": the query projection is twice as wide, half of it gating the output).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub attn_output_gate: bool,
+    /// DeepSeek Sparse Attention indexer, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_attention: Option<SparseAttention>,
     /// Multi-token-prediction layers (speculative heads), not counted in `num_layers`.
     #[serde(default)]
     pub mtp_layers: u32,
@@ -146,6 +166,10 @@ pub struct Model {
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Model {
@@ -172,7 +196,9 @@ impl Model {
                 let d = self.head_dim as f64;
                 let q = self.num_attention_heads as f64 * d;
                 let kv = self.num_kv_heads as f64 * d;
-                h * (q + 2.0 * kv) + q * h
+                // A gated attention's query projection also produces the output gate.
+                let q_out = if self.attn_output_gate { 2.0 * q } else { q };
+                h * (q_out + 2.0 * kv) + q * h + self.indexer_params_per_layer()
             }
             Attention::Mla(m) => {
                 let nh = self.num_attention_heads as f64;
@@ -184,9 +210,22 @@ impl Model {
                 let kv_a = h * (m.kv_lora_rank + m.qk_rope_head_dim) as f64;
                 let kv_b = m.kv_lora_rank as f64 * nh * (m.qk_nope_head_dim + m.v_head_dim) as f64;
                 let o = nh * m.v_head_dim as f64 * h;
-                q + kv_a + kv_b + o
+                q + kv_a + kv_b + o + self.indexer_params_per_layer()
             }
         }
+    }
+
+    /// Parameters of one layer's sparse-attention indexer (query projection from the query
+    /// latent or the hidden state, one key projection, per-head weights); 0 without DSA.
+    pub fn indexer_params_per_layer(&self) -> f64 {
+        let Some(s) = &self.sparse_attention else { return 0.0 };
+        let h = self.hidden_size as f64;
+        let q_in = match &self.attention {
+            Attention::Mla(m) => m.q_lora_rank.map_or(h, |r| r as f64),
+            Attention::Gqa => h,
+        };
+        let nd = (s.index_n_heads * s.index_head_dim) as f64;
+        q_in * nd + h * s.index_head_dim as f64 + h * s.index_n_heads as f64
     }
 
     /// Parameters of one linear-attention layer's mixing block.
@@ -242,8 +281,18 @@ impl Model {
     }
 
     /// Parameters touched per token (routed top-k plus shared experts), excluding MTP heads.
+    /// Counts the input embedding table in full (the convention of most model cards, e.g.
+    /// DeepSeek-V3's 37 B and Mixtral's 12.9 B).
     pub fn active_params(&self) -> f64 {
         self.params(true)
+    }
+
+    /// Active parameters without the input embedding table, whose lookup reads one row per
+    /// token and does no matrix math (OpenAI's convention for gpt-oss: 5.1 B and 3.6 B). With
+    /// tied embeddings the table is the LM head and stays counted.
+    pub fn active_params_excluding_embedding(&self) -> f64 {
+        let table = self.vocab_size as f64 * self.hidden_size as f64;
+        if self.tie_word_embeddings { self.active_params() } else { self.active_params() - table }
     }
 
     /// KV-cache elements stored per token per softmax-attention layer (K and V together; for
@@ -258,8 +307,10 @@ impl Model {
     /// KV-cache bytes per token over all layers at a cache dtype. Sliding-window layers are
     /// counted as full layers here (engines such as vLLM v1 allocate them separately; the
     /// simulator accounts for the window).
+    /// A sparse-attention indexer's cached key (`index_head_dim` per layer) is included.
     pub fn kv_bytes_per_token(&self, kv_dtype: Dtype) -> f64 {
-        self.kv_elems_per_token_per_layer() * self.softmax_attention_layers() as f64 * kv_dtype.bytes()
+        let indexer = self.sparse_attention.as_ref().map_or(0.0, |s| s.index_head_dim as f64);
+        (self.kv_elems_per_token_per_layer() + indexer) * self.softmax_attention_layers() as f64 * kv_dtype.bytes()
     }
 
     /// Constant per-sequence state of the linear-attention layers, bytes (fp32 state).
@@ -290,7 +341,7 @@ impl Model {
                 bad(f, "expected a positive integer".into());
             }
         }
-        if self.num_kv_heads > 0 && self.num_attention_heads % self.num_kv_heads != 0 {
+        if self.num_kv_heads > 0 && !self.num_attention_heads.is_multiple_of(self.num_kv_heads) {
             bad(
                 "num_kv_heads",
                 format!(

@@ -49,6 +49,14 @@ impl<T> Fact<T> {
     }
 }
 
+/// A borrowed view of a [`Fact`]'s provenance: (source, confidence, note).
+pub type FactRef<'a> = (&'a str, Confidence, Option<&'a str>);
+
+/// Finite and strictly positive.
+pub(crate) fn is_positive(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
 /// Whether a chip can be bought today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -203,7 +211,7 @@ impl Chip {
     }
 
     /// Every sourced figure as (field, (source, confidence, note)), for audits and `catalog show`.
-    pub fn facts(&self) -> Vec<(&'static str, (&str, Confidence, Option<&str>))> {
+    pub fn facts(&self) -> Vec<(&'static str, FactRef<'_>)> {
         fn t<T>(f: &Fact<T>) -> (&str, Confidence, Option<&str>) {
             (f.source.as_str(), f.confidence, f.note.as_deref())
         }
@@ -315,14 +323,14 @@ impl System {
                 message: format!("expected 1..=chips, got {}", self.scaleup_domain_chips.value),
             });
         }
-        if !(self.system_power_kw.value > 0.0) {
+        if !is_positive(self.system_power_kw.value) {
             errs.push(CatalogError {
                 file: self.origin.clone(),
                 location: format!("system[{}].system_power_kw", self.id),
                 message: "expected a positive power".into(),
             });
         }
-        if !(self.systems_per_rack.value > 0.0) {
+        if !is_positive(self.systems_per_rack.value) {
             errs.push(CatalogError {
                 file: self.origin.clone(),
                 location: format!("system[{}].systems_per_rack", self.id),
@@ -376,14 +384,14 @@ pub struct Fabric {
 
 impl Fabric {
     pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
-        if !(self.bandwidth_gbps.value > 0.0) {
+        if !is_positive(self.bandwidth_gbps.value) {
             errs.push(CatalogError {
                 file: self.origin.clone(),
                 location: format!("fabric[{}].bandwidth_gbps", self.id),
                 message: "expected a positive bandwidth".into(),
             });
         }
-        if !(self.latency_us.value >= 0.0) {
+        if !(self.latency_us.value.is_finite() && self.latency_us.value >= 0.0) {
             errs.push(CatalogError {
                 file: self.origin.clone(),
                 location: format!("fabric[{}].latency_us", self.id),

@@ -1,0 +1,686 @@
+//! CUDA measurements (feature `gpu`): cuBLASLt GEMMs, NVRTC attention kernels, device copies,
+//! NVML power and clocks.
+//!
+//! Every library is loaded at run time (cudarc's dynamic loading, nvml-wrapper's libloading), so
+//! a binary built with `gpu` starts on a machine without CUDA and [`Gpu::open`] says what is
+//! missing. Every CUDA call is checked; errors carry the call's name. Timing uses CUDA events
+//! around each repeat, after warm-up, optionally after overwriting L2; tables hold the median.
+
+pub mod kernels;
+pub mod lt;
+pub mod power;
+
+use crate::grid::{Dtype, OpCase, moe_layout};
+use crate::table::{Ceiling, OpMeasurement, Provenance};
+use crate::{ProfileError, Settings, random, stats};
+use cudarc::driver::{
+    CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg,
+};
+use cudarc::driver::{result as dres, sys as dsys};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Maps a CUDA-library result to [`ProfileError::Cuda`] naming the call.
+pub(crate) fn ck<T, E: std::fmt::Debug>(call: &str, r: Result<T, E>) -> Result<T, ProfileError> {
+    r.map_err(|e| ProfileError::Cuda { call: call.to_string(), detail: format!("{e:?}") })
+}
+
+/// Checks, without panicking, that the driver, cuBLASLt and NVRTC can be loaded.
+pub fn check_libraries() -> Result<(), ProfileError> {
+    // SAFETY: these only try to open the shared libraries and close them again.
+    let (driver, blaslt, nvrtc) = unsafe {
+        (
+            cudarc::driver::sys::is_culib_present(),
+            cudarc::cublaslt::sys::is_culib_present(),
+            cudarc::nvrtc::sys::is_culib_present(),
+        )
+    };
+    if !driver {
+        return Err(ProfileError::NoGpu(
+            "the NVIDIA driver library (libcuda.so.1) could not be loaded: this machine has no NVIDIA driver".into(),
+        ));
+    }
+    let hint = "put the CUDA libraries on LD_LIBRARY_PATH (see crates/profile/run-on-h100.sh)";
+    if !blaslt {
+        return Err(ProfileError::NoGpu(format!("cuBLASLt (libcublasLt.so.13 or .so.12) could not be loaded; {hint}")));
+    }
+    if !nvrtc {
+        return Err(ProfileError::NoGpu(format!("NVRTC (libnvrtc.so.13 or .so.12) could not be loaded; {hint}")));
+    }
+    Ok(())
+}
+
+/// The device being profiled.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    /// Marketing name (`NVIDIA H100 80GB HBM3`).
+    pub name: String,
+    /// Compute capability.
+    pub compute_capability: (i32, i32),
+    /// Streaming multiprocessors.
+    pub sms: u64,
+    /// Device memory, bytes.
+    pub memory_bytes: usize,
+    /// UUID as NVML spells it.
+    pub uuid: String,
+}
+
+/// An open GPU with everything the measurements share.
+pub struct Gpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    lt: cudarc::cublaslt::sys::cublasLtHandle_t,
+    workspace: CudaSlice<u8>,
+    flush: CudaSlice<u8>,
+    scale: CudaSlice<f32>,
+    funcs: BTreeMap<&'static str, CudaFunction>,
+    power: Result<power::Power, String>,
+    /// What the device is.
+    pub info: DeviceInfo,
+    settings: Settings,
+}
+
+/// Bytes of the L2-flush buffer (H100 L2 is 50 MB).
+const FLUSH_BYTES: usize = 256 << 20;
+/// cuBLASLt workspace (NVIDIA's recommendation for Hopper).
+const WORKSPACE_BYTES: usize = 32 << 20;
+/// Size of the random pattern tiled over each buffer.
+const PATTERN_BYTES: usize = 4 << 20;
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        // SAFETY: the handle was created in `open` and is destroyed once.
+        unsafe {
+            let _ = cudarc::cublaslt::result::destroy_handle(self.lt);
+        }
+    }
+}
+
+impl Gpu {
+    /// Opens device `settings.device`: context, stream, cuBLASLt handle, NVRTC kernels, NVML.
+    pub fn open(settings: &Settings) -> Result<Self, ProfileError> {
+        check_libraries()?;
+        let ctx = CudaContext::new(settings.device).map_err(|e| {
+            ProfileError::NoGpu(format!("cuInit/cuDeviceGet for device {} failed: {e:?}", settings.device))
+        })?;
+        // One stream, so cudarc's cross-stream event tracking is not needed (and would add
+        // event records around every launch).
+        // SAFETY: no slice exists yet; all work goes to one stream.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ck("cuStreamCreate", ctx.new_stream())?;
+        let name = ck("cuDeviceGetName", ctx.name())?;
+        let compute_capability = ck("cuDeviceGetAttribute(COMPUTE_CAPABILITY)", ctx.compute_capability())?;
+        let sms = ck(
+            "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)",
+            ctx.attribute(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+        )? as u64;
+        let memory_bytes = ck("cuDeviceTotalMem", ctx.total_mem())?;
+        let raw = ck("cuDeviceGetUuid", ctx.uuid())?;
+        let uuid = power::uuid_string(&raw.bytes.map(|b| b as u8));
+        let lt = ck("cublasLtCreate", cudarc::cublaslt::result::create_handle())?;
+        // SAFETY: buffers are written before they are read (workspace and flush are scratch).
+        let workspace = ck("cuMemAlloc(workspace)", unsafe { stream.alloc::<u8>(WORKSPACE_BYTES) });
+        let flush = ck("cuMemAlloc(flush)", unsafe { stream.alloc::<u8>(FLUSH_BYTES) });
+        let (workspace, flush) = match (workspace, flush) {
+            (Ok(w), Ok(f)) => (w, f),
+            (Err(e), _) | (_, Err(e)) => {
+                // SAFETY: created just above, not used elsewhere.
+                unsafe {
+                    let _ = cudarc::cublaslt::result::destroy_handle(lt);
+                }
+                return Err(e);
+            }
+        };
+        let mut gpu = Gpu {
+            scale: ck("cuMemcpyHtoD(scale)", stream.clone_htod(&[1.0f32]))?,
+            ctx,
+            stream,
+            lt,
+            workspace,
+            flush,
+            funcs: BTreeMap::new(),
+            power: Err(String::new()),
+            info: DeviceInfo { name, compute_capability, sms, memory_bytes, uuid },
+            settings: settings.clone(),
+        };
+        let ptx = cudarc::nvrtc::compile_ptx_with_opts(
+            kernels::SOURCE,
+            cudarc::nvrtc::CompileOptions { name: Some("tokenfab_profile_kernels.cu".into()), ..Default::default() },
+        )
+        .map_err(|e| ProfileError::Cuda { call: "nvrtcCompileProgram".into(), detail: format!("{e:?}") })?;
+        let module = ck("cuModuleLoadData", gpu.ctx.load_module(ptx))?;
+        for name in kernels::NAMES {
+            gpu.funcs.insert(name, ck(&format!("cuModuleGetFunction({name})"), module.load_function(name))?);
+        }
+        gpu.power = power::Power::open(&gpu.info.uuid).map_err(|e| e.to_string());
+        Ok(gpu)
+    }
+
+    /// NVML, or why it is unavailable.
+    pub fn power(&self) -> Result<&power::Power, ProfileError> {
+        self.power.as_ref().map_err(|e| ProfileError::NoGpu(format!("NVML unavailable: {e}")))
+    }
+
+    fn cu_stream(&self) -> dsys::CUstream {
+        self.stream.cu_stream()
+    }
+
+    fn ptr<T>(&self, s: &CudaSlice<T>) -> u64 {
+        // Event tracking is off, so the guard records nothing.
+        s.device_ptr(&self.stream).0
+    }
+
+    fn alloc(&self, what: &str, bytes: usize) -> Result<CudaSlice<u8>, ProfileError> {
+        // SAFETY: every buffer is filled (random operands) or written by a kernel before being read.
+        ck(&format!("cuMemAllocAsync({what}, {bytes} bytes)"), unsafe { self.stream.alloc::<u8>(bytes.max(256)) })
+    }
+
+    /// Allocates a buffer of random `dtype` values (never zero), tiling a seeded pattern.
+    fn random(&self, what: &str, dtype: Dtype, bytes: usize, seed: u64) -> Result<CudaSlice<u8>, ProfileError> {
+        let mut buf = self.alloc(what, bytes)?;
+        let len = buf.len();
+        let pat = random::pattern(
+            dtype,
+            PATTERN_BYTES.min(len),
+            self.settings.seed.wrapping_mul(0x9E37_79B9).wrapping_add(seed),
+        );
+        {
+            let mut head = buf.slice_mut(0..pat.len());
+            ck("cuMemcpyHtoDAsync", self.stream.memcpy_htod(&pat, &mut head))?;
+        }
+        ck("cuStreamSynchronize", self.stream.synchronize())?;
+        let base = self.ptr(&buf);
+        let mut filled = pat.len();
+        while filled < len {
+            let n = filled.min(len - filled);
+            // SAFETY: [0, n) and [filled, filled + n) lie inside the buffer and do not overlap.
+            ck("cuMemcpyDtoDAsync(fill)", unsafe {
+                dres::memcpy_dtod_async(base + filled as u64, base, n, self.cu_stream())
+            })?;
+            filled += n;
+        }
+        Ok(buf)
+    }
+
+    fn timing_event(&self) -> Result<CudaEvent, ProfileError> {
+        ck("cuEventCreate", self.ctx.new_event(Some(dsys::CUevent_flags::CU_EVENT_DEFAULT)))
+    }
+
+    fn flush_l2(&self) -> Result<(), ProfileError> {
+        let p = self.ptr(&self.flush);
+        // SAFETY: the flush buffer is FLUSH_BYTES long and only used as scratch.
+        ck("cuMemsetD8Async(flush)", unsafe { dres::memset_d8_async(p, 0x5A, FLUSH_BYTES, self.cu_stream()) })
+    }
+
+    /// Times `launch`: warm-up (which also estimates the duration), then repeats, each between
+    /// two CUDA events (after an L2 flush if enabled). Returns per-repeat milliseconds.
+    pub fn time(&self, launch: &mut dyn FnMut() -> Result<(), ProfileError>) -> Result<Vec<f64>, ProfileError> {
+        let warm = self.settings.warmup.max(1);
+        let (s, e) = (self.timing_event()?, self.timing_event()?);
+        ck("cuEventRecord", s.record(&self.stream))?;
+        for _ in 0..warm {
+            launch()?;
+        }
+        ck("cuEventRecord", e.record(&self.stream))?;
+        ck("cuStreamSynchronize", self.stream.synchronize())?;
+        let est_s = f64::from(ck("cuEventElapsedTime", s.elapsed_ms(&e))?) / 1e3 / warm as f64;
+        let reps = stats::repeats_for(est_s, self.settings.repeats, self.settings.case_budget_s);
+        let mut events = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            events.push((self.timing_event()?, self.timing_event()?));
+        }
+        for (s, e) in &events {
+            if self.settings.flush_l2 {
+                self.flush_l2()?;
+            }
+            ck("cuEventRecord", s.record(&self.stream))?;
+            launch()?;
+            ck("cuEventRecord", e.record(&self.stream))?;
+        }
+        ck("cuStreamSynchronize", self.stream.synchronize())?;
+        events.iter().map(|(s, e)| Ok(f64::from(ck("cuEventElapsedTime", s.elapsed_ms(e))?))).collect()
+    }
+
+    fn median_ms(&self, launch: &mut dyn FnMut() -> Result<(), ProfileError>) -> Result<f64, ProfileError> {
+        let t = self.time(launch)?;
+        stats::median(&t).ok_or_else(|| ProfileError::Invalid("no finite timing".into()))
+    }
+
+    fn matmul(&self, shape: lt::LtShape) -> Result<lt::LtMatmul, ProfileError> {
+        lt::LtMatmul::new(
+            self.lt,
+            shape,
+            self.ptr(&self.scale),
+            self.settings.fp8_fast_accum,
+            self.ptr(&self.workspace),
+            WORKSPACE_BYTES,
+        )
+    }
+
+    fn lt_stream(&self) -> cudarc::cublaslt::sys::cudaStream_t {
+        self.cu_stream() as cudarc::cublaslt::sys::cudaStream_t
+    }
+
+    /// Buffers and plan for a GEMM; returns the launch closure's ingredients.
+    fn gemm_setup(&self, dtype: Dtype, m: u64, n: u64, k: u64) -> Result<GemmBufs, ProfileError> {
+        let eb = dtype.bytes();
+        let w = self.random("W", dtype, (n * k) as usize * eb, 1)?;
+        let x = self.random("X", dtype, (m * k) as usize * eb, 2)?;
+        let c = self.alloc("C", (m * n) as usize * 2)?;
+        let plan = self.matmul(lt::LtShape { dtype, m, n, k, batch: 1 })?;
+        Ok(GemmBufs { w, x, c, plan })
+    }
+
+    fn gemm_launch(&self, g: &GemmBufs) -> Result<(), ProfileError> {
+        g.plan.launch(self.ptr(&g.w), self.ptr(&g.x), self.ptr(&g.c), self.lt_stream())
+    }
+
+    fn func(&self, name: &str) -> Result<&CudaFunction, ProfileError> {
+        self.funcs
+            .get(name)
+            .ok_or_else(|| ProfileError::Cuda { call: format!("kernel {name}"), detail: "not loaded".into() })
+    }
+
+    /// Measures one case; returns (backend, median ms).
+    pub fn measure(&self, case: &OpCase) -> Result<(String, f64), ProfileError> {
+        match *case {
+            OpCase::Gemm { dtype, m, n, k } => {
+                let g = self.gemm_setup(dtype, m, n, k)?;
+                Ok(("cublaslt".into(), self.median_ms(&mut || self.gemm_launch(&g))?))
+            }
+            OpCase::AttnPrefill { batch, seq_len, geom } => {
+                check_geom(geom.heads, geom.kv_heads, geom.head_dim)?;
+                let (h, kvh, hd) = (geom.heads, geom.kv_heads, geom.head_dim);
+                let q = self.random("Q", Dtype::Bf16, (batch * seq_len * h * hd) as usize * 2, 3)?;
+                let k = self.random("K", Dtype::Bf16, (batch * seq_len * kvh * hd) as usize * 2, 4)?;
+                let v = self.random("V", Dtype::Bf16, (batch * seq_len * kvh * hd) as usize * 2, 5)?;
+                let o = self.alloc("O", (batch * seq_len * h * hd) as usize * 2)?;
+                let f = self.func("attn_prefill")?;
+                let (qp, kp, vp, op) = (self.ptr(&q), self.ptr(&k), self.ptr(&v), self.ptr(&o));
+                let (seq_i, h_i, kvh_i) = (to_i32(seq_len)?, to_i32(h)?, to_i32(kvh)?);
+                let scale = 1.0f32 / (hd as f32).sqrt();
+                let cfg = LaunchConfig {
+                    grid_dim: (to_u32(seq_len.div_ceil(u64::from(kernels::PREFILL_ROWS)))?, to_u32(batch * h)?, 1),
+                    block_dim: (kernels::PREFILL_ROWS * 32, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let ms = self.median_ms(&mut || {
+                    let mut b = self.stream.launch_builder(f);
+                    b.arg(&qp).arg(&kp).arg(&vp).arg(&op).arg(&seq_i).arg(&h_i).arg(&kvh_i).arg(&scale);
+                    // SAFETY: argument types and buffer sizes match the kernel's signature and grid.
+                    ck("cuLaunchKernel(attn_prefill)", unsafe { b.launch(cfg) }).map(|_| ())
+                })?;
+                Ok(("nvrtc-tiled".into(), ms))
+            }
+            OpCase::AttnDecode { batch, context_len, geom } => {
+                check_geom(geom.heads, geom.kv_heads, geom.head_dim)?;
+                let (h, kvh, hd) = (geom.heads, geom.kv_heads, geom.head_dim);
+                let q = self.random("Q", Dtype::Bf16, (batch * h * hd) as usize * 2, 6)?;
+                let kc = self.random("K cache", Dtype::Bf16, (batch * context_len * kvh * hd) as usize * 2, 7)?;
+                let vc = self.random("V cache", Dtype::Bf16, (batch * context_len * kvh * hd) as usize * 2, 8)?;
+                let splits = kernels::decode_splits(batch, kvh, context_len, self.info.sms);
+                let chunk = context_len.div_ceil(splits);
+                let parts = splits * u64::from(kernels::DECODE_WARPS);
+                let pacc = self.alloc("partial acc", (batch * h * parts * hd) as usize * 4)?;
+                let pml = self.alloc("partial max/sum", (batch * h * parts * 2) as usize * 4)?;
+                let o = self.alloc("O", (batch * h * hd) as usize * 2)?;
+                let (fp, fc) = (self.func("attn_decode_partial")?, self.func("attn_decode_combine")?);
+                let (qp, kp, vp, ap, mp, op) =
+                    (self.ptr(&q), self.ptr(&kc), self.ptr(&vc), self.ptr(&pacc), self.ptr(&pml), self.ptr(&o));
+                let (ctx_i, h_i, kvh_i, chunk_i, parts_i) =
+                    (to_i32(context_len)?, to_i32(h)?, to_i32(kvh)?, to_i32(chunk)?, to_i32(parts)?);
+                let scale = 1.0f32 / (hd as f32).sqrt();
+                let cfg1 = LaunchConfig {
+                    grid_dim: (to_u32(splits)?, to_u32(batch * kvh)?, 1),
+                    block_dim: (kernels::DECODE_WARPS * 32, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let cfg2 = LaunchConfig {
+                    grid_dim: (to_u32(batch * h)?, 1, 1),
+                    block_dim: (to_u32(hd)?, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let ms = self.median_ms(&mut || {
+                    let mut b = self.stream.launch_builder(fp);
+                    b.arg(&qp)
+                        .arg(&kp)
+                        .arg(&vp)
+                        .arg(&ap)
+                        .arg(&mp)
+                        .arg(&ctx_i)
+                        .arg(&h_i)
+                        .arg(&kvh_i)
+                        .arg(&chunk_i)
+                        .arg(&scale);
+                    // SAFETY: argument types and buffer sizes match the kernel's signature and grid.
+                    ck("cuLaunchKernel(attn_decode_partial)", unsafe { b.launch(cfg1) })?;
+                    let mut b = self.stream.launch_builder(fc);
+                    b.arg(&ap).arg(&mp).arg(&op).arg(&parts_i);
+                    // SAFETY: as above.
+                    ck("cuLaunchKernel(attn_decode_combine)", unsafe { b.launch(cfg2) }).map(|_| ())
+                })?;
+                Ok(("nvrtc-tiled".into(), ms))
+            }
+            OpCase::MoeFfn { dtype, m, experts, top_k, hidden, inter } => {
+                let (touched, rows) = moe_layout(m, experts, top_k, self.settings.seed);
+                let eb = dtype.bytes();
+                let w_up = self.random("W gate+up", dtype, (touched * 2 * inter * hidden) as usize * eb, 9)?;
+                let x = self.random("X", dtype, (touched * rows * hidden) as usize * eb, 10)?;
+                let c_up = self.alloc("gate+up out", (touched * rows * 2 * inter) as usize * 2)?;
+                let act = self.alloc("activation", (touched * rows * inter) as usize * 2)?;
+                // fp8: the down GEMM reads a pre-quantized fp8 copy (the activation kernel writes bf16).
+                let x_down = match dtype {
+                    Dtype::Fp8 => Some(self.random("X down", dtype, (touched * rows * inter) as usize, 11)?),
+                    Dtype::Bf16 => None,
+                };
+                let w_down = self.random("W down", dtype, (touched * hidden * inter) as usize * eb, 12)?;
+                let c_down = self.alloc("down out", (touched * rows * hidden) as usize * 2)?;
+                let up = self.matmul(lt::LtShape { dtype, m: rows, n: 2 * inter, k: hidden, batch: touched })?;
+                let down = self.matmul(lt::LtShape { dtype, m: rows, n: hidden, k: inter, batch: touched })?;
+                let f = self.func("silu_mul")?;
+                let (cu, ap) = (self.ptr(&c_up), self.ptr(&act));
+                let xd = x_down.as_ref().map(|b| self.ptr(b)).unwrap_or(ap);
+                let total_rows = (touched * rows) as i64;
+                let inter_i = to_i32(inter)?;
+                let threads = 256u32;
+                let blocks = to_u32(
+                    ((total_rows as u64 * inter).div_ceil(u64::from(threads))).clamp(1, 8 * self.info.sms * 16),
+                )?;
+                let cfg = LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (threads, 1, 1), shared_mem_bytes: 0 };
+                let ms = self.median_ms(&mut || {
+                    up.launch(self.ptr(&w_up), self.ptr(&x), cu, self.lt_stream())?;
+                    let mut b = self.stream.launch_builder(f);
+                    b.arg(&cu).arg(&ap).arg(&total_rows).arg(&inter_i);
+                    // SAFETY: argument types and buffer sizes match the kernel's signature.
+                    ck("cuLaunchKernel(silu_mul)", unsafe { b.launch(cfg) })?;
+                    down.launch(self.ptr(&w_down), xd, self.ptr(&c_down), self.lt_stream())
+                })?;
+                Ok(("cublaslt-batched".into(), ms))
+            }
+        }
+    }
+
+    /// Device-to-device copy of `bytes`; returns TB/s (bytes read + written) from the median time.
+    pub fn copy_bandwidth_tbps(&self, bytes: usize) -> Result<f64, ProfileError> {
+        let src = self.random("copy src", Dtype::Bf16, bytes, 13)?;
+        let dst = self.alloc("copy dst", bytes)?;
+        let (s, d) = (self.ptr(&src), self.ptr(&dst));
+        let ms = self.median_ms(&mut || {
+            // SAFETY: both buffers are `bytes` long.
+            ck("cuMemcpyDtoDAsync", unsafe { dres::memcpy_dtod_async(d, s, bytes, self.cu_stream()) })
+        })?;
+        Ok(2.0 * bytes as f64 / (ms * 1e-3) / 1e12)
+    }
+
+    /// Idle board power over `seconds`, from the NVML energy counter.
+    pub fn idle_power_w(&self, seconds: f64) -> Result<f64, ProfileError> {
+        let p = self.power()?;
+        ck("cuStreamSynchronize", self.stream.synchronize())?;
+        let e0 = p.energy_j()?;
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        let e1 = p.energy_j()?;
+        Ok((e1 - e0) / t0.elapsed().as_secs_f64())
+    }
+
+    /// Runs `launch` back to back for `seconds`, keeping two batches in flight, sampling the SM
+    /// clock after each batch completes. `est_s` is one launch's duration.
+    pub fn sustain(
+        &self,
+        seconds: f64,
+        est_s: f64,
+        launch: &mut dyn FnMut() -> Result<(), ProfileError>,
+    ) -> Result<Sustained, ProfileError> {
+        let p = self.power()?;
+        let per_batch = ((0.02 / est_s.max(1e-7)).ceil() as usize).clamp(1, 1_000_000);
+        let e0 = p.energy_j()?;
+        let t0 = Instant::now();
+        let mut queue: VecDeque<CudaEvent> = VecDeque::new();
+        let (mut launches, mut clocks) = (0u64, Vec::new());
+        while t0.elapsed().as_secs_f64() < seconds {
+            for _ in 0..per_batch {
+                launch()?;
+            }
+            launches += per_batch as u64;
+            let ev = ck("cuEventCreate", self.ctx.new_event(None))?;
+            ck("cuEventRecord", ev.record(&self.stream))?;
+            queue.push_back(ev);
+            while queue.len() > 2 {
+                if let Some(ev) = queue.pop_front() {
+                    ck("cuEventSynchronize", ev.synchronize())?;
+                }
+                clocks.push(f64::from(p.sm_clock_mhz()?));
+            }
+        }
+        ck("cuStreamSynchronize", self.stream.synchronize())?;
+        let wall_s = t0.elapsed().as_secs_f64();
+        let energy_j = p.energy_j()? - e0;
+        Ok(Sustained {
+            launches,
+            wall_s,
+            power_w: energy_j / wall_s,
+            sm_clock_mhz: stats::median(&clocks).unwrap_or(f64::NAN),
+        })
+    }
+
+    /// The ceilings table: copy bandwidth, 8192³ GEMM rates, idle power, sustained power / clock /
+    /// rate for bf16 and fp8 GEMMs and a 1 GiB copy, power limit and maximum SM clock.
+    pub fn ceilings(&self, progress: &mut dyn FnMut(&str)) -> Result<Vec<Ceiling>, ProfileError> {
+        let mut out = Vec::new();
+        let c = |measure: &str, value: f64, unit: &str, how: &str| Ceiling {
+            measure: measure.into(),
+            value,
+            unit: unit.into(),
+            how: how.into(),
+        };
+        let sustain_s = self.settings.sustain_s;
+        if sustain_s > 0.0 && self.power().is_ok() {
+            progress("idle power");
+            let w = self.idle_power_w(self.settings.idle_s)?;
+            out.push(c("idle_power", w, "W", &format!("NVML energy counter over {} s idle", self.settings.idle_s)));
+        }
+        progress("copy bandwidth");
+        let bytes = 1usize << 30;
+        out.push(c(
+            "copy_bandwidth_burst",
+            self.copy_bandwidth_tbps(bytes)?,
+            "TB/s",
+            "1 GiB device-to-device copy, bytes read+written, median of repeats",
+        ));
+        let n = 8192u64;
+        let flop = 2.0 * (n * n * n) as f64;
+        for dtype in [Dtype::Bf16, Dtype::Fp8] {
+            let name = format!("gemm_{}_8192", dtype.as_str());
+            progress(&name);
+            let g = self.gemm_setup(dtype, n, n, n)?;
+            let ms = self.median_ms(&mut || self.gemm_launch(&g))?;
+            out.push(c(
+                &format!("{name}_burst"),
+                flop / (ms * 1e-3) / 1e12,
+                "TFLOP/s",
+                "8192^3 cuBLASLt GEMM on random data, median of repeats (short bursts, before power capping)",
+            ));
+            if sustain_s > 0.0 && self.power().is_ok() {
+                let s = self.sustain(sustain_s, ms * 1e-3, &mut || self.gemm_launch(&g))?;
+                self.push_sustained(&mut out, &name, &s, flop / 1e12, "TFLOP/s", "work done");
+            }
+        }
+        if sustain_s > 0.0 && self.power().is_ok() {
+            progress("sustained copy");
+            let src = self.random("copy src", Dtype::Bf16, bytes, 14)?;
+            let dst = self.alloc("copy dst", bytes)?;
+            let (s, d) = (self.ptr(&src), self.ptr(&dst));
+            let est = 2.0 * bytes as f64 / 3e12;
+            let r = self.sustain(sustain_s, est, &mut || {
+                // SAFETY: both buffers are `bytes` long.
+                ck("cuMemcpyDtoDAsync", unsafe { dres::memcpy_dtod_async(d, s, bytes, self.cu_stream()) })
+            })?;
+            self.push_sustained(&mut out, "d2d_copy_1GiB", &r, 2.0 * bytes as f64 / 1e12, "TB/s", "bytes read+written");
+        }
+        if let Ok(p) = self.power() {
+            out.push(c("power_limit", p.power_limit_w()?, "W", "NVML enforced power limit"));
+            out.push(c("max_sm_clock", f64::from(p.max_clocks_mhz()?.0), "MHz", "NVML max SM clock"));
+        }
+        Ok(out)
+    }
+
+    fn push_sustained(&self, out: &mut Vec<Ceiling>, name: &str, s: &Sustained, work: f64, unit: &str, what: &str) {
+        let secs = self.settings.sustain_s;
+        out.push(Ceiling {
+            measure: format!("{name}_sustained_power"),
+            value: s.power_w,
+            unit: "W".into(),
+            how: format!("NVML energy counter over {secs} s of back-to-back runs"),
+        });
+        out.push(Ceiling {
+            measure: format!("{name}_sustained_sm_clock"),
+            value: s.sm_clock_mhz,
+            unit: "MHz".into(),
+            how: format!("median NVML SM clock during those {secs} s"),
+        });
+        out.push(Ceiling {
+            measure: format!("{name}_sustained_rate"),
+            value: s.launches as f64 * work / s.wall_s,
+            unit: unit.into(),
+            how: format!("{what} over those {secs} s"),
+        });
+    }
+
+    /// Provenance entries describing this device and software stack.
+    pub fn provenance(&self, prov: &mut Provenance) {
+        let i = &self.info;
+        prov.push(
+            "gpu",
+            format!(
+                "{} (sm_{}{}, {} SMs, {:.1} GiB)",
+                i.name,
+                i.compute_capability.0,
+                i.compute_capability.1,
+                i.sms,
+                i.memory_bytes as f64 / (1u64 << 30) as f64
+            ),
+        );
+        prov.push("gpu_uuid", i.uuid.clone());
+        let mut v: std::ffi::c_int = 0;
+        // SAFETY: writes one int.
+        let drv = unsafe { dsys::cuDriverGetVersion(&mut v) };
+        if drv == dsys::CUresult::CUDA_SUCCESS {
+            prov.push("cuda_driver_api", format!("{}.{}", v / 1000, v % 1000 / 10));
+        }
+        // SAFETY: plain getters.
+        let (ltv, rtv) =
+            unsafe { (cudarc::cublaslt::sys::cublasLtGetVersion(), cudarc::cublaslt::sys::cublasLtGetCudartVersion()) };
+        prov.push(
+            "cublaslt",
+            format!("{}.{}.{} (built against CUDA runtime {})", ltv / 10000, ltv % 10000 / 100, ltv % 100, rtv),
+        );
+        let (mut a, mut b) = (0, 0);
+        // SAFETY: writes two ints.
+        if unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut a, &mut b) } == cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS
+        {
+            prov.push("nvrtc", format!("{a}.{b}"));
+        }
+        match self.power() {
+            Ok(p) => {
+                if let Ok(d) = p.driver_version() {
+                    prov.push("driver", d);
+                }
+                if let Ok((sm, mem)) = p.max_clocks_mhz() {
+                    prov.push("max_clocks", format!("SM {sm} MHz, memory {mem} MHz"));
+                }
+                if let Ok(sm) = p.sm_clock_mhz() {
+                    prov.push("sm_clock_at_start", format!("{sm} MHz"));
+                }
+                if let Ok(w) = p.power_limit_w() {
+                    prov.push("power_limit", format!("{w:.0} W"));
+                }
+            }
+            Err(e) => prov.push("nvml", e.to_string()),
+        }
+        let s = &self.settings;
+        prov.push(
+            "method",
+            format!(
+                "CUDA events around each repeat; {} warm-up launches; median of up to {} repeats (at most ~{} s per case, at least 3); L2 flushed before each repeat: {}; random operands uniform in +-[1/64, 1], seed {}",
+                s.warmup, s.repeats, s.case_budget_s, s.flush_l2, s.seed
+            ),
+        );
+        prov.push("gemm", format!("cuBLASLt heuristic's first algorithm, TN layout, fp32 accumulate, bf16 output; fp8 = e4m3 with per-tensor scales, fast accumulation {}", if s.fp8_fast_accum { "on" } else { "off" }));
+        prov.push("attention", "backend nvrtc-tiled: tokenfab's own NVRTC flash-style kernel on CUDA cores (NOT cuDNN/FlashAttention; prefill is several times slower than those)");
+        prov.push("moe_ffn", "backend cublaslt-batched: strided-batched cuBLASLt over the experts the seeded uniform routing touched, each padded to ceil(m*top_k/touched) rows, plus an NVRTC SiLU*mul kernel");
+    }
+}
+
+/// Result of a sustained run.
+#[derive(Debug, Clone, Copy)]
+pub struct Sustained {
+    /// Launches completed.
+    pub launches: u64,
+    /// Wall time from the first launch to the final synchronize, seconds.
+    pub wall_s: f64,
+    /// Energy over wall time, watts.
+    pub power_w: f64,
+    /// Median of the SM clock samples, MHz.
+    pub sm_clock_mhz: f64,
+}
+
+struct GemmBufs {
+    w: CudaSlice<u8>,
+    x: CudaSlice<u8>,
+    c: CudaSlice<u8>,
+    plan: lt::LtMatmul,
+}
+
+fn check_geom(heads: u64, kv_heads: u64, head_dim: u64) -> Result<(), ProfileError> {
+    if head_dim != kernels::HEAD_DIM
+        || kv_heads == 0
+        || !heads.is_multiple_of(kv_heads)
+        || heads / kv_heads > kernels::MAX_GROUP
+    {
+        return Err(ProfileError::Invalid(format!(
+            "the nvrtc-tiled attention kernels need head_dim {} and heads/kv_heads an integer <= {}; got heads {heads}, kv_heads {kv_heads}, head_dim {head_dim}",
+            kernels::HEAD_DIM,
+            kernels::MAX_GROUP
+        )));
+    }
+    Ok(())
+}
+
+fn to_i32(v: u64) -> Result<i32, ProfileError> {
+    i32::try_from(v).map_err(|_| ProfileError::Invalid(format!("{v} does not fit a 32-bit kernel argument")))
+}
+
+fn to_u32(v: u64) -> Result<u32, ProfileError> {
+    u32::try_from(v).map_err(|_| ProfileError::Invalid(format!("{v} does not fit a launch dimension")))
+}
+
+/// Measures every case, continuing past failures. Returns the measured rows and, per failed case,
+/// the error.
+pub fn measure_all(
+    gpu: &Gpu,
+    cases: &[OpCase],
+    progress: &mut dyn FnMut(&str),
+) -> (Vec<OpMeasurement>, Vec<(OpCase, ProfileError)>) {
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        match gpu.measure(case) {
+            Ok((backend, latency_ms)) => {
+                progress(&format!(
+                    "[{}/{}] {:?}: {latency_ms:.6} ms ({:.1} TFLOP/s, {backend})",
+                    i + 1,
+                    cases.len(),
+                    case,
+                    case.flops() / (latency_ms * 1e-3) / 1e12
+                ));
+                rows.push(OpMeasurement { case: *case, backend, latency_ms });
+            }
+            Err(e) => {
+                progress(&format!("[{}/{}] {:?}: FAILED: {e}", i + 1, cases.len(), case));
+                failed.push((*case, e));
+            }
+        }
+    }
+    (rows, failed)
+}

@@ -1,0 +1,379 @@
+//! Outputs: tables, the `summary.json` value and the HTML report — built here, written by the
+//! caller (see `tokenfab_report::write_table`, `write_atomic`).
+
+use crate::planner::{Plan, capacity_layout};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use tokenfab_report::html::{LineChart, Page, Series, StackedBars};
+use tokenfab_report::{Column, ReportError, Table};
+
+/// Version of the `summary.json` layout.
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// One plan compared with the base plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIfRow {
+    /// What-if label (`base` for the base plan).
+    pub what_if: String,
+    /// Tokens served over the horizon.
+    pub tokens_served: f64,
+    /// Share of peak demand served, averaged over quarters.
+    pub served_share: f64,
+    /// Quarters with unserved demand.
+    pub short_quarters: u32,
+    /// First quarter with unserved demand.
+    pub first_short_quarter: Option<String>,
+    /// Largest unserved share of a quarter's peak demand.
+    pub max_unserved_share: f64,
+    /// Largest facility power, MW.
+    pub peak_facility_power_mw: f64,
+    /// Facility energy over the horizon, TWh.
+    pub energy_twh: f64,
+    /// Equipment capex over the horizon, USD.
+    pub capex_usd: f64,
+    /// Cost over the horizon, USD.
+    pub cost_usd: f64,
+    /// Serving cost per million tokens over the horizon, USD.
+    pub usd_per_mtok: f64,
+    /// Constraints binding in the last quarter.
+    pub binding_last_quarter: Vec<String>,
+}
+
+impl WhatIfRow {
+    /// Totals of one plan.
+    pub fn of(p: &Plan) -> WhatIfRow {
+        let tokens: f64 = p.quarters.iter().map(|q| q.tokens_served).sum();
+        let serving_cost: f64 = p.quarters.iter().map(|q| q.serving_cost_usd).sum();
+        let short = p.short_quarters();
+        let n = p.quarters.len().max(1) as f64;
+        WhatIfRow {
+            what_if: p.what_if.clone(),
+            tokens_served: tokens,
+            served_share: p
+                .quarters
+                .iter()
+                .map(|q| if q.demand_tokens_per_s > 0.0 { q.served_tokens_per_s / q.demand_tokens_per_s } else { 1.0 })
+                .sum::<f64>()
+                / n,
+            short_quarters: short.len() as u32,
+            first_short_quarter: short.first().map(|q| q.quarter.clone()),
+            max_unserved_share: p
+                .quarters
+                .iter()
+                .map(
+                    |q| if q.demand_tokens_per_s > 0.0 { q.unserved_tokens_per_s / q.demand_tokens_per_s } else { 0.0 },
+                )
+                .fold(0.0, f64::max),
+            peak_facility_power_mw: p.quarters.iter().map(|q| q.facility_power_mw).fold(0.0, f64::max),
+            energy_twh: p.quarters.iter().map(|q| q.energy_twh).sum(),
+            capex_usd: p.quarters.iter().map(|q| q.capex_usd).sum(),
+            cost_usd: p.quarters.iter().map(|q| q.cost_usd).sum(),
+            usd_per_mtok: if tokens > 0.0 { serving_cost / (tokens / 1e6) } else { 0.0 },
+            binding_last_quarter: p
+                .quarters
+                .last()
+                .map(|q| q.binding.iter().map(|b| b.constraint.clone()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The `summary.json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary<'a> {
+    /// Layout version.
+    pub summary_version: u32,
+    /// `plan`.
+    pub command: &'static str,
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Capacity fidelity.
+    pub fidelity: &'a str,
+    /// The base plan's quarters.
+    pub quarters: &'a [crate::QuarterPlan],
+    /// The base plan's years.
+    pub years: &'a [crate::planner::YearPlan],
+    /// Supplies as resolved.
+    pub supplies: &'a [crate::planner::ResolvedSupply],
+    /// Capacity per (task, supply).
+    pub capacity: &'a [crate::planner::CapacityRow],
+    /// Base plan and each what-if, compared.
+    pub what_ifs: Vec<WhatIfRow>,
+}
+
+/// The summary of a base plan and its what-ifs.
+pub fn summary<'a>(base: &'a Plan, what_ifs: &[Plan]) -> Summary<'a> {
+    Summary {
+        summary_version: SUMMARY_VERSION,
+        command: "plan",
+        scenario: &base.scenario,
+        fidelity: &base.fidelity,
+        quarters: &base.quarters,
+        years: &base.years,
+        supplies: &base.supplies,
+        capacity: &base.capacity,
+        what_ifs: std::iter::once(base).chain(what_ifs).map(WhatIfRow::of).collect(),
+    }
+}
+
+/// quarter, vendor, chips, chips delivered, racks, IT MW, served tokens/s, $/Mtok.
+type VendorRow = (String, String, i64, i64, f64, f64, f64, f64);
+
+fn vendors(p: &Plan) -> Vec<String> {
+    let set: BTreeSet<String> = p.supplies.iter().map(|s| s.vendor.clone()).collect();
+    set.into_iter().collect()
+}
+
+/// The tables of a plan: `(stem, table)` for `quarters`, `vendors`, `sites`, `capacity`,
+/// `years`, `binding` and `what_ifs`.
+pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table)>, ReportError> {
+    let qs = &base.quarters;
+    let f = |g: &dyn Fn(&crate::QuarterPlan) -> f64| Column::F64(qs.iter().map(g).collect());
+    let mut quarters = Table::new();
+    quarters.add("quarter", Column::Str(qs.iter().map(|q| q.quarter.clone()).collect()))?;
+    quarters.add("demand_tokens_per_s", f(&|q| q.demand_tokens_per_s))?;
+    quarters.add("served_tokens_per_s", f(&|q| q.served_tokens_per_s))?;
+    quarters.add("unserved_tokens_per_s", f(&|q| q.unserved_tokens_per_s))?;
+    quarters.add("capacity_tokens_per_s", f(&|q| q.capacity_tokens_per_s))?;
+    quarters.add("utilization", f(&|q| q.utilization))?;
+    quarters.add("serving_share", f(&|q| q.serving_share))?;
+    quarters.add("it_power_mw", f(&|q| q.it_power_mw))?;
+    quarters.add("facility_power_mw", f(&|q| q.facility_power_mw))?;
+    quarters.add("chips", Column::I64(qs.iter().map(|q| q.chips_by_vendor.values().sum::<u64>() as i64).collect()))?;
+    quarters.add("energy_twh", f(&|q| q.energy_twh))?;
+    quarters.add("capex_usd", f(&|q| q.capex_usd))?;
+    quarters.add("cost_usd", f(&|q| q.cost_usd))?;
+    quarters.add("serving_cost_usd", f(&|q| q.serving_cost_usd))?;
+    quarters.add("tokens_served", f(&|q| q.tokens_served))?;
+    quarters.add("usd_per_mtok", f(&|q| q.usd_per_mtok))?;
+
+    let mut rows: Vec<VendorRow> = Vec::new();
+    for q in qs {
+        for v in vendors(base) {
+            rows.push((
+                q.quarter.clone(),
+                v.clone(),
+                q.chips_by_vendor.get(&v).copied().unwrap_or(0) as i64,
+                q.chips_delivered_by_vendor.get(&v).copied().unwrap_or(0) as i64,
+                q.racks_by_vendor.get(&v).copied().unwrap_or(0.0),
+                q.it_power_mw_by_vendor.get(&v).copied().unwrap_or(0.0),
+                q.served_tokens_per_s_by_vendor.get(&v).copied().unwrap_or(0.0),
+                q.usd_per_mtok_by_vendor.get(&v).copied().unwrap_or(0.0),
+            ));
+        }
+    }
+    let mut by_vendor = Table::new();
+    by_vendor.add("quarter", Column::Str(rows.iter().map(|r| r.0.clone()).collect()))?;
+    by_vendor.add("vendor", Column::Str(rows.iter().map(|r| r.1.clone()).collect()))?;
+    by_vendor.add("chips", Column::I64(rows.iter().map(|r| r.2).collect()))?;
+    by_vendor.add("chips_delivered", Column::I64(rows.iter().map(|r| r.3).collect()))?;
+    by_vendor.add("racks", Column::F64(rows.iter().map(|r| r.4).collect()))?;
+    by_vendor.add("it_power_mw", Column::F64(rows.iter().map(|r| r.5).collect()))?;
+    by_vendor.add("served_tokens_per_s", Column::F64(rows.iter().map(|r| r.6).collect()))?;
+    by_vendor.add("usd_per_mtok", Column::F64(rows.iter().map(|r| r.7).collect()))?;
+
+    let site_rows: Vec<(String, String, f64)> = qs
+        .iter()
+        .flat_map(|q| q.facility_power_mw_by_site.iter().map(|(k, v)| (q.quarter.clone(), k.clone(), *v)))
+        .collect();
+    let mut sites = Table::new();
+    sites.add("quarter", Column::Str(site_rows.iter().map(|r| r.0.clone()).collect()))?;
+    sites.add("site", Column::Str(site_rows.iter().map(|r| r.1.clone()).collect()))?;
+    sites.add("facility_power_mw", Column::F64(site_rows.iter().map(|r| r.2).collect()))?;
+
+    let c = &base.capacity;
+    let mut cap = Table::new();
+    cap.add("task", Column::Str(c.iter().map(|r| r.task.clone()).collect()))?;
+    cap.add("supply", Column::Str(c.iter().map(|r| r.supply.clone()).collect()))?;
+    cap.add("model", Column::Str(c.iter().map(|r| r.model.clone()).collect()))?;
+    cap.add("system", Column::Str(c.iter().map(|r| r.system.clone()).collect()))?;
+    cap.add("fidelity", Column::Str(c.iter().map(|r| r.capacity.fidelity.clone()).collect()))?;
+    cap.add("feasible", Column::I64(c.iter().map(|r| r.capacity.feasible as i64).collect()))?;
+    cap.add("layout", Column::Str(c.iter().map(|r| capacity_layout(&r.capacity)).collect()))?;
+    cap.add("chips_per_replica", Column::I64(c.iter().map(|r| r.capacity.chips_per_replica as i64).collect()))?;
+    cap.add("batch", Column::I64(c.iter().map(|r| r.capacity.batch as i64).collect()))?;
+    cap.add("tokens_per_s_per_replica", Column::F64(c.iter().map(|r| r.capacity.tokens_per_s_per_replica).collect()))?;
+    cap.add("tokens_per_s_per_unit", Column::F64(c.iter().map(|r| r.tokens_per_s_per_unit).collect()))?;
+    cap.add("tpot_ms", Column::F64(c.iter().map(|r| r.capacity.tpot_ms).collect()))?;
+    cap.add("ttft_ms", Column::F64(c.iter().map(|r| r.capacity.ttft_ms).collect()))?;
+    cap.add("energy_j_per_token", Column::F64(c.iter().map(|r| r.capacity.energy_j_per_token).collect()))?;
+    cap.add("chip_power_w", Column::F64(c.iter().map(|r| r.capacity.chip_power_w).collect()))?;
+    cap.add("reason", Column::Str(c.iter().map(|r| r.capacity.reason.clone().unwrap_or_default()).collect()))?;
+
+    let y = &base.years;
+    let mut years = Table::new();
+    years.add("year", Column::I64(y.iter().map(|r| r.year as i64).collect()))?;
+    years.add("quarters", Column::I64(y.iter().map(|r| r.quarters as i64).collect()))?;
+    years.add("energy_twh", Column::F64(y.iter().map(|r| r.energy_twh).collect()))?;
+    years.add("capex_usd", Column::F64(y.iter().map(|r| r.capex_usd).collect()))?;
+    years.add("cost_usd", Column::F64(y.iter().map(|r| r.cost_usd).collect()))?;
+    years.add("tokens_served", Column::F64(y.iter().map(|r| r.tokens_served).collect()))?;
+    years.add("usd_per_mtok", Column::F64(y.iter().map(|r| r.usd_per_mtok).collect()))?;
+
+    let b: Vec<(String, &crate::lp::Binding)> =
+        qs.iter().flat_map(|q| q.binding.iter().map(move |b| (q.quarter.clone(), b))).collect();
+    let mut binding = Table::new();
+    binding.add("quarter", Column::Str(b.iter().map(|r| r.0.clone()).collect()))?;
+    binding.add("constraint", Column::Str(b.iter().map(|r| r.1.constraint.clone()).collect()))?;
+    binding.add("limit", Column::F64(b.iter().map(|r| r.1.limit).collect()))?;
+    binding.add("used", Column::F64(b.iter().map(|r| r.1.used).collect()))?;
+    binding.add("unit", Column::Str(b.iter().map(|r| r.1.unit.clone()).collect()))?;
+    binding.add("increase_needed", Column::F64(b.iter().map(|r| r.1.increase_needed.unwrap_or(f64::NAN)).collect()))?;
+    binding.add("message", Column::Str(b.iter().map(|r| r.1.message.clone()).collect()))?;
+
+    let w: Vec<WhatIfRow> = std::iter::once(base).chain(what_ifs).map(WhatIfRow::of).collect();
+    let mut wt = Table::new();
+    wt.add("what_if", Column::Str(w.iter().map(|r| r.what_if.clone()).collect()))?;
+    wt.add("tokens_served", Column::F64(w.iter().map(|r| r.tokens_served).collect()))?;
+    wt.add("served_share", Column::F64(w.iter().map(|r| r.served_share).collect()))?;
+    wt.add("short_quarters", Column::I64(w.iter().map(|r| r.short_quarters as i64).collect()))?;
+    wt.add(
+        "first_short_quarter",
+        Column::Str(w.iter().map(|r| r.first_short_quarter.clone().unwrap_or_default()).collect()),
+    )?;
+    wt.add("max_unserved_share", Column::F64(w.iter().map(|r| r.max_unserved_share).collect()))?;
+    wt.add("peak_facility_power_mw", Column::F64(w.iter().map(|r| r.peak_facility_power_mw).collect()))?;
+    wt.add("energy_twh", Column::F64(w.iter().map(|r| r.energy_twh).collect()))?;
+    wt.add("capex_usd", Column::F64(w.iter().map(|r| r.capex_usd).collect()))?;
+    wt.add("cost_usd", Column::F64(w.iter().map(|r| r.cost_usd).collect()))?;
+    wt.add("usd_per_mtok", Column::F64(w.iter().map(|r| r.usd_per_mtok).collect()))?;
+
+    Ok(vec![
+        ("quarters", quarters),
+        ("vendors", by_vendor),
+        ("sites", sites),
+        ("capacity", cap),
+        ("years", years),
+        ("binding", binding),
+        ("what_ifs", wt),
+    ])
+}
+
+fn qx(i: usize) -> f64 {
+    i as f64
+}
+
+/// The self-contained HTML report: capacity vs demand, GW by vendor, cost per token, binding
+/// constraints, capacity per replica and the what-if comparison.
+pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<String, ReportError> {
+    let qs = &base.quarters;
+    let mut page = Page::new(&format!("Fleet plan: {}", base.scenario));
+    let first = qs.first().map(|q| q.quarter.as_str()).unwrap_or("");
+    let last = qs.last().map(|q| q.quarter.as_str()).unwrap_or("");
+    page.paragraph(&format!(
+        "Quarters {first} to {last} (x axis: quarter index, 0 = {first}). Capacity fidelity: {}. Demand is the peak-hour \
+         rate of input + output tokens; capacity is the at-SLO rate of the deployed fleet for the quarter's task mix.",
+        base.fidelity
+    ));
+    for n in notes {
+        page.paragraph(n);
+    }
+    let axis = format!("quarter index (0 = {first})");
+    page.heading("Capacity vs demand");
+    let series = |name: &str, g: &dyn Fn(&crate::QuarterPlan) -> f64| Series {
+        name: name.into(),
+        points: qs.iter().enumerate().map(|(i, q)| (qx(i), g(q) / 1e6)).collect(),
+    };
+    page.line_chart(&LineChart {
+        title: "Peak demand, served and at-SLO capacity".into(),
+        x_label: axis.clone(),
+        y_label: "million tokens/s".into(),
+        series: vec![
+            series("demand", &|q| q.demand_tokens_per_s),
+            series("served", &|q| q.served_tokens_per_s),
+            series("capacity", &|q| q.capacity_tokens_per_s),
+        ],
+    });
+    page.heading("Power by vendor");
+    let vs = vendors(base);
+    page.stacked_bars(&StackedBars {
+        title: "IT power of deployed systems by vendor".into(),
+        y_label: "GW (IT)".into(),
+        categories: qs.iter().map(|q| q.quarter.clone()).collect(),
+        stacks: vs
+            .iter()
+            .map(|v| {
+                (v.clone(), qs.iter().map(|q| q.it_power_mw_by_vendor.get(v).copied().unwrap_or(0.0) / 1e3).collect())
+            })
+            .collect(),
+    });
+    page.line_chart(&LineChart {
+        title: "IT and facility power".into(),
+        x_label: axis.clone(),
+        y_label: "GW".into(),
+        series: vec![
+            Series {
+                name: "IT".into(),
+                points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.it_power_mw / 1e3)).collect(),
+            },
+            Series {
+                name: "facility".into(),
+                points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.facility_power_mw / 1e3)).collect(),
+            },
+        ],
+    });
+    page.heading("Cost per million tokens");
+    let mut cost_series = vec![Series {
+        name: "overall".into(),
+        points: qs
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.usd_per_mtok > 0.0)
+            .map(|(i, q)| (qx(i), q.usd_per_mtok))
+            .collect(),
+    }];
+    for v in &vs {
+        cost_series.push(Series {
+            name: v.clone(),
+            points: qs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| q.usd_per_mtok_by_vendor.get(v).map(|c| (qx(i), *c)))
+                .collect(),
+        });
+    }
+    page.line_chart(&LineChart {
+        title: "Serving cost per million tokens (depreciation, opex, energy, site)".into(),
+        x_label: axis.clone(),
+        y_label: "USD per million tokens".into(),
+        series: cost_series,
+    });
+    let tabs = tables(base, what_ifs)?;
+    let get = |stem: &str| tabs.iter().find(|(s, _)| *s == stem).map(|(_, t)| t.clone()).unwrap_or_default();
+    page.heading("What-if comparison");
+    if !what_ifs.is_empty() {
+        let mut w = vec![Series {
+            name: "base".into(),
+            points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.served_tokens_per_s / 1e6)).collect(),
+        }];
+        for p in what_ifs {
+            w.push(Series {
+                name: p.what_if.clone(),
+                points: p.quarters.iter().enumerate().map(|(i, q)| (qx(i), q.served_tokens_per_s / 1e6)).collect(),
+            });
+        }
+        page.line_chart(&LineChart {
+            title: "Served peak demand, base vs what-ifs".into(),
+            x_label: axis.clone(),
+            y_label: "million tokens/s".into(),
+            series: w,
+        });
+    } else {
+        page.paragraph("No what-ifs given (use --delay, --demand-scale, --asic-efficiency, --site-cap).");
+    }
+    page.table(&get("what_ifs"));
+    page.heading("Binding constraints");
+    let binding = get("binding");
+    if binding.columns().first().is_some_and(|c| !c.is_empty()) {
+        page.table(&binding);
+    } else {
+        page.paragraph("No constraint binds in any quarter.");
+    }
+    page.heading("Quarters");
+    page.table(&get("quarters"));
+    page.heading("Years");
+    page.table(&get("years"));
+    page.heading("Capacity per replica at SLO");
+    page.table(&get("capacity"));
+    Ok(page.render())
+}

@@ -37,7 +37,9 @@ mod types;
 
 pub use hf::{HfImportError, import_hf_config};
 pub use model::{Attention, LinearAttention, Mla, Model, Moe, SlidingWindow, SparseAttention};
-pub use types::{Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, FactRef, System, SystemKind};
+pub use types::{
+    Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, FactRef, Figure, System, SystemKind,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

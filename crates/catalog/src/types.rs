@@ -57,6 +57,61 @@ pub(crate) fn is_positive(v: f64) -> bool {
     v.is_finite() && v > 0.0
 }
 
+/// One sourced figure with its unit, formatted for audits and `tokenfab catalog show`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure {
+    /// Field name as written in catalog files, e.g. `peak_dense_tflops.fp8`.
+    pub field: &'static str,
+    /// The value (number or text).
+    pub value: serde_json::Value,
+    /// Unit of the value; empty where the value is text or a year.
+    pub unit: &'static str,
+    /// Where it comes from.
+    pub source: String,
+    /// official, reported or estimate.
+    pub confidence: Confidence,
+    /// Why, for estimates; conflicts, for others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn fig<T: Serialize>(field: &'static str, unit: &'static str, f: &Fact<T>) -> Figure {
+    Figure {
+        field,
+        value: serde_json::to_value(&f.value).unwrap_or(serde_json::Value::Null),
+        unit,
+        source: f.source.clone(),
+        confidence: f.confidence,
+        note: f.note.clone(),
+    }
+}
+
+fn opt_fig<T: Serialize>(v: &mut Vec<Figure>, field: &'static str, unit: &'static str, f: &Option<Fact<T>>) {
+    if let Some(f) = f {
+        v.push(fig(field, unit, f));
+    }
+}
+
+/// Every figure needs a source; every estimate needs a note saying why.
+fn check_provenance(kind: &str, id: &str, origin: &str, figures: &[Figure], errs: &mut Vec<CatalogError>) {
+    for f in figures {
+        if f.source.trim().is_empty() {
+            errs.push(CatalogError {
+                file: origin.to_string(),
+                location: format!("{kind}[{id}].{}.source", f.field),
+                message: "every figure needs a source".into(),
+            });
+        }
+        if f.confidence == Confidence::Estimate && f.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            errs.push(CatalogError {
+                file: origin.to_string(),
+                location: format!("{kind}[{id}].{}.note", f.field),
+                message: "an estimate must say why in `note`".into(),
+            });
+        }
+    }
+}
+
 /// Whether a chip can be bought today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -192,22 +247,30 @@ impl Chip {
                 message: format!("idle power {} W must be below TDP {} W", self.idle_power_w.value, self.tdp_w.value),
             });
         }
-        for (field, fact) in self.facts() {
-            if fact.0.trim().is_empty() {
-                errs.push(CatalogError {
-                    file: self.origin.clone(),
-                    location: format!("chip[{}].{field}.source", self.id),
-                    message: "every figure needs a source".into(),
-                });
-            }
-            if fact.1 == Confidence::Estimate && fact.2.is_none_or(|n| n.trim().is_empty()) {
-                errs.push(CatalogError {
-                    file: self.origin.clone(),
-                    location: format!("chip[{}].{field}.note", self.id),
-                    message: "an estimate must say why in `note`".into(),
-                });
-            }
-        }
+        check_provenance("chip", &self.id, &self.origin, &self.figures(), errs);
+    }
+
+    /// Every sourced figure with its unit, in display order.
+    pub fn figures(&self) -> Vec<Figure> {
+        let p = &self.peak_dense_tflops;
+        let mut v = vec![
+            fig("year", "", &self.year),
+            fig("process", "", &self.process),
+            fig("peak_dense_tflops.bf16", "TFLOP/s", &p.bf16),
+        ];
+        opt_fig(&mut v, "peak_dense_tflops.fp8", "TFLOP/s", &p.fp8);
+        opt_fig(&mut v, "peak_dense_tflops.fp4", "TFLOP/s", &p.fp4);
+        v.push(fig("hbm_capacity_gb", "GB", &self.hbm_capacity_gb));
+        v.push(fig("hbm_bandwidth_tbps", "TB/s", &self.hbm_bandwidth_tbps));
+        opt_fig(&mut v, "sram_mb", "MB", &self.sram_mb);
+        v.push(fig("scaleup_bandwidth_gbps", "GB/s per direction", &self.scaleup_bandwidth_gbps));
+        v.push(fig("scaleup_domain_chips", "chips", &self.scaleup_domain_chips));
+        v.push(fig("scaleout_bandwidth_gbps", "GB/s per direction", &self.scaleout_bandwidth_gbps));
+        v.push(fig("tdp_w", "W", &self.tdp_w));
+        v.push(fig("idle_power_w", "W", &self.idle_power_w));
+        opt_fig(&mut v, "compute_units", "SMs/CUs", &self.compute_units);
+        opt_fig(&mut v, "price_usd", "USD", &self.price_usd);
+        v
     }
 
     /// Every sourced figure as (field, (source, confidence, note)), for audits and `catalog show`.
@@ -308,7 +371,21 @@ pub struct System {
 }
 
 impl System {
+    /// Every sourced figure with its unit, in display order.
+    pub fn figures(&self) -> Vec<Figure> {
+        let mut v = vec![
+            fig("chips", "chips", &self.chips),
+            fig("scaleup_domain_chips", "chips", &self.scaleup_domain_chips),
+            fig("system_power_kw", "kW", &self.system_power_kw),
+            fig("systems_per_rack", "per rack", &self.systems_per_rack),
+        ];
+        opt_fig(&mut v, "price_usd", "USD", &self.price_usd);
+        opt_fig(&mut v, "available", "", &self.available);
+        v
+    }
+
     pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
+        check_provenance("system", &self.id, &self.origin, &self.figures(), errs);
         if self.chips.value == 0 {
             errs.push(CatalogError {
                 file: self.origin.clone(),
@@ -383,7 +460,19 @@ pub struct Fabric {
 }
 
 impl Fabric {
+    /// Every sourced figure with its unit, in display order.
+    pub fn figures(&self) -> Vec<Figure> {
+        let mut v = vec![
+            fig("bandwidth_gbps", "GB/s per direction", &self.bandwidth_gbps),
+            fig("latency_us", "us", &self.latency_us),
+        ];
+        opt_fig(&mut v, "switch_capacity_tbit_s", "Tb/s", &self.switch_capacity_tbit_s);
+        opt_fig(&mut v, "switch_power_w", "W", &self.switch_power_w);
+        v
+    }
+
     pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
+        check_provenance("fabric", &self.id, &self.origin, &self.figures(), errs);
         if !is_positive(self.bandwidth_gbps.value) {
             errs.push(CatalogError {
                 file: self.origin.clone(),

@@ -3,9 +3,66 @@
 //! Requests for the simulator and the planner: synthetic generators (task classes, languages,
 //! arrival processes) and streaming readers of public traces, all producing [`Request`]s.
 //!
-//! Architecture Invariant: readers take `impl BufRead` (the caller opens files); generators are
-//! pure functions of (spec, seed) using ChaCha8.
+//! ```text
+//!  WorkloadSpec (TOML, or builtin:assistant) ──generate(seed)──┐
+//!                                                              ├──► Iterator<Request> ──► sim / stats / NativeWriter
+//!  trace file (impl BufRead) ──TraceReader::new(fmt?, opts)────┘        (Result<Request, WorkloadError> for readers)
+//! ```
+//!
+//! Generate the built-in multilingual assistant traffic and summarize it:
+//!
+//! ```
+//! use tokenfab_workload::{TraceStats, WorkloadSpec};
+//! let spec = WorkloadSpec::builtin("builtin:assistant").unwrap();
+//! let mut stats = TraceStats::default();
+//! for r in spec.generate(42).unwrap().take(2_000) {
+//!     stats.add(&r);
+//! }
+//! let s = stats.summary();
+//! assert_eq!(s.requests, 2_000);
+//! assert!(s.input_tokens.p50 > 0);
+//! ```
+//!
+//! Read a trace (format detected from the first line) and fit a task class to it:
+//!
+//! ```
+//! use tokenfab_workload::{ReadOptions, TraceReader, TraceStats};
+//! let csv = "TIMESTAMP,ContextTokens,GeneratedTokens\n\
+//!            2023-11-16 18:17:03.9799600,4808,10\n\
+//!            2023-11-16 18:17:04.0319600,3180,8\n";
+//! let mut stats = TraceStats::default();
+//! for r in TraceReader::new(csv.as_bytes(), None, ReadOptions::default()).unwrap() {
+//!     stats.add(&r.unwrap());
+//! }
+//! assert_eq!(stats.summary().requests, 2);
+//! let spec = stats.fit("azure-sample", "an Azure 2023 sample");
+//! assert!(spec.to_toml().contains("process = \"gamma\""));
+//! ```
+//!
+//! Architecture Invariant: readers take `impl BufRead` (the caller opens files) and hold one line
+//! at a time; generators are pure functions of (spec, seed) using ChaCha8; nothing here reads the
+//! clock, the environment or the filesystem.
 #![warn(missing_docs)]
+
+pub mod arrival;
+pub mod dist;
+mod error;
+pub mod generate;
+pub mod native;
+pub mod readers;
+pub mod spec;
+pub mod stats;
+
+pub use arrival::{ArrivalGen, ArrivalSpec, RateProfile};
+pub use dist::LengthDist;
+pub use error::WorkloadError;
+pub use generate::Generator;
+pub use native::{NativeFormat, NativeWriter};
+pub use readers::{Format, ReadCounts, ReadOptions, ServeGenLengths, TraceReader};
+pub use spec::{
+    BUILTIN_NAMES, Language, Slo, TaskClass, TaskKind, TraceRef, TranslationPair, WorkloadRef, WorkloadSpec,
+};
+pub use stats::{LengthHistogram, LengthSummary, StatsSummary, TraceStats};
 
 use serde::{Deserialize, Serialize};
 

@@ -47,6 +47,12 @@ impl Parallel {
 
     /// Checks the layout against a model and the hardware's scale-up domain.
     pub fn check(&self, model: &Model, hw: &Hardware) -> Result<(), PerfError> {
+        self.check_with(model, hw, false)
+    }
+
+    /// Like [`Parallel::check`]; with `allow_multi_domain_tp`, tensor parallelism may span
+    /// scale-up domains (its collectives then run over the scale-out fabric).
+    pub fn check_with(&self, model: &Model, hw: &Hardware, allow_multi_domain_tp: bool) -> Result<(), PerfError> {
         for (name, v) in [
             ("tp", self.tp),
             ("pp", self.pp),
@@ -64,7 +70,7 @@ impl Parallel {
                 self.moe_tp, self.moe_ep, self.tp, self.attn_dp
             )));
         }
-        if self.tp > hw.scaleup_domain {
+        if self.tp > hw.scaleup_domain && !allow_multi_domain_tp {
             return Err(PerfError::Layout(format!(
                 "tp {} is larger than the scale-up domain of {} ({} chips)",
                 self.tp, hw.chip_id, hw.scaleup_domain
@@ -117,6 +123,8 @@ pub struct StepOptions {
     pub clock_mode: ClockMode,
     /// Only use this many layers (for per-layer measurements).
     pub layers: Option<u32>,
+    /// Let tensor parallelism span scale-up domains (collectives over the scale-out fabric).
+    pub allow_multi_domain_tp: bool,
 }
 
 impl Default for StepOptions {
@@ -131,6 +139,7 @@ impl Default for StepOptions {
             flash2_attention: false,
             clock_mode: ClockMode::Burst,
             layers: None,
+            allow_multi_domain_tp: false,
         }
     }
 }
@@ -322,7 +331,7 @@ impl Acc {
 impl StepModel {
     /// Builds a step model after checking the layout.
     pub fn new(model: &Model, hw: &Hardware, parallel: Parallel, options: StepOptions) -> Result<StepModel, PerfError> {
-        parallel.check(model, hw)?;
+        parallel.check_with(model, hw, options.allow_multi_domain_tp)?;
         let mut hw = hw.clone();
         hw.clock_mode = options.clock_mode;
         let s = options.kernel_overhead_scale.max(0.0);

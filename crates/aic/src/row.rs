@@ -1,0 +1,215 @@
+//! Rows of AIConfigurator's silicon table and their mapping to tokenfab deployments.
+
+use crate::AicError;
+use tokenfab_catalog::{Catalog, Dtype, Model, System};
+use tokenfab_perf::Parallel;
+
+/// Aggregated (prefill and decode on the same workers) or disaggregated serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Prefill and decode share workers.
+    Agg,
+    /// Separate prefill and decode pools.
+    Disagg,
+}
+
+/// One measured row (the fields tokenfab uses).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AicRow {
+    /// Row id.
+    pub id: String,
+    /// 1-based line in the file.
+    pub line: usize,
+    /// trtllm, sglang, vllm.
+    pub backend: String,
+    /// Hugging Face model path.
+    pub model_path: String,
+    /// AIC system name (h100_sxm, gb200, ...).
+    pub system: String,
+    /// agg or disagg.
+    pub mode: String,
+    /// Input length.
+    pub isl: u32,
+    /// Output length.
+    pub osl: u32,
+    /// Declared precision.
+    pub precision: String,
+    /// GEMM quantization.
+    pub gemm_quant: String,
+    /// MoE quantization.
+    pub moe_quant: String,
+    /// Benchmark concurrency (from `batch_size` or `silicon_concurrency=` in the source column).
+    pub concurrency: u32,
+    /// Every other column, by name (parallelism and pool fields).
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Measured mean TTFT, ms.
+    pub ttft_ms: f64,
+    /// Measured mean TPOT, ms.
+    pub tpot_ms: f64,
+}
+
+impl AicRow {
+    fn num(&self, key: &str) -> Option<u32> {
+        self.fields.get(key).and_then(|v| v.trim().parse::<f64>().ok()).map(|f| f as u32)
+    }
+}
+
+/// Parses the CSV text.
+pub fn parse_rows(file: &str, text: &str) -> Result<Vec<AicRow>, AicError> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let err = |line: usize, message: String| AicError::Csv { file: file.to_string(), line, message };
+    let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| err(line, e.to_string()))?;
+        let mut fields = std::collections::BTreeMap::new();
+        for (h, v) in headers.iter().zip(rec.iter()) {
+            fields.insert(h.to_string(), v.to_string());
+        }
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        let num = |k: &str| -> Result<f64, AicError> {
+            get(k).trim().parse::<f64>().map_err(|_| err(line, format!("column `{k}`: `{}` is not a number", get(k))))
+        };
+        let concurrency = match get("batch_size").trim().parse::<f64>() {
+            Ok(b) => b as u32,
+            Err(_) => get("silicon_data_source")
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("silicon_concurrency=").and_then(|v| v.parse::<u32>().ok()))
+                .ok_or_else(|| {
+                    err(line, "no `batch_size` and no `silicon_concurrency=` in `silicon_data_source`".into())
+                })?,
+        };
+        out.push(AicRow {
+            id: get("id"),
+            line,
+            backend: get("backend"),
+            model_path: get("model_path"),
+            system: get("system"),
+            mode: get("mode"),
+            isl: num("isl")? as u32,
+            osl: num("osl")? as u32,
+            precision: get("precision"),
+            gemm_quant: get("gemm_quant_mode"),
+            moe_quant: get("moe_quant_mode"),
+            concurrency,
+            ttft_ms: num("silicon_ttft_ms")?,
+            tpot_ms: num("silicon_tpot_ms")?,
+            fields,
+        });
+    }
+    Ok(out)
+}
+
+/// One pool of identical workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    /// Layout of one worker.
+    pub parallel: Parallel,
+    /// Workers in the pool (unknown in most disaggregated rows: then 1, and said so).
+    pub workers: u32,
+    /// Whether `workers` was given by the row.
+    pub workers_known: bool,
+    /// Batch-size cap of one worker, if the row gives one.
+    pub max_batch: Option<u32>,
+}
+
+/// A row mapped onto the catalog.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The model.
+    pub model: Model,
+    /// The system (its chip and fabrics).
+    pub system: System,
+    /// Aggregated or disaggregated.
+    pub mode: Mode,
+    /// Dense GEMM format.
+    pub weight_dtype: Dtype,
+    /// MoE expert format.
+    pub moe_dtype: Dtype,
+    /// KV-cache format.
+    pub kv_dtype: Dtype,
+    /// Aggregated workers, or the prefill pool.
+    pub prefill: Pool,
+    /// Decode pool (same as `prefill` for agg).
+    pub decode: Pool,
+}
+
+fn dtype(mode: &str, precision: &str) -> Result<Dtype, String> {
+    let m = mode.trim();
+    let src = if m.is_empty() { precision.trim() } else { m };
+    if src.is_empty() {
+        return Ok(Dtype::Bf16);
+    }
+    src.parse::<Dtype>()
+}
+
+fn layout(row: &AicRow, prefix: &str, dense: bool) -> Result<Parallel, String> {
+    let g = |k: &str| row.num(&format!("{prefix}{k}"));
+    let tp = g("tp_size").filter(|v| *v > 0).ok_or_else(|| format!("no `{prefix}tp_size`"))?;
+    let pp = g("pp_size").unwrap_or(1).max(1);
+    let dp = g("attention_dp_size").unwrap_or(1).max(1);
+    let mut moe_tp = g("moe_tp_size").unwrap_or(1).max(1);
+    let mut moe_ep = g("moe_ep_size").unwrap_or(1).max(1);
+    if dense || moe_tp * moe_ep != tp * dp {
+        // Dense models (and rows whose MoE fields do not multiply out) split experts like TP.
+        if dense {
+            moe_tp = tp * dp;
+            moe_ep = 1;
+        } else if moe_tp * moe_ep != tp * dp {
+            return Err(format!(
+                "moe_tp × moe_ep = {} × {} does not match tp × attention_dp = {} × {}",
+                moe_tp, moe_ep, tp, dp
+            ));
+        }
+    }
+    Ok(Parallel { tp, pp, attn_dp: dp, moe_tp, moe_ep })
+}
+
+/// Maps a row onto the catalog, or says why it cannot be modelled.
+pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
+    let model = catalog.model(&row.model_path).map_err(|e| e.to_string())?.clone();
+    let chip = catalog.chip(&row.system).map_err(|e| e.to_string())?;
+    let system = catalog
+        .default_system_for_chip(&chip.id)
+        .ok_or_else(|| format!("no system for chip `{}` in the catalog", chip.id))?
+        .clone();
+    let weight_dtype = dtype(&row.gemm_quant, &row.precision)?;
+    let moe_dtype = dtype(&row.moe_quant, &row.precision)?;
+    // Quantized deployments in these benchmarks run an fp8 KV cache for GQA models; MLA caches
+    // stay bf16 (the latent is small). Estimate: the rows do not record the KV format.
+    let kv_dtype = match (&model.attention, weight_dtype) {
+        (tokenfab_catalog::Attention::Gqa, Dtype::Fp8 | Dtype::Fp4) => Dtype::Fp8,
+        _ => Dtype::Bf16,
+    };
+    let dense = model.moe.is_none();
+    let (mode, prefill, decode) = match row.mode.as_str() {
+        "agg" => {
+            let p = layout(row, "", dense)?;
+            let pool = Pool { parallel: p, workers: 1, workers_known: true, max_batch: None };
+            (Mode::Agg, pool.clone(), pool)
+        }
+        "disagg" => {
+            let pw = row.num("prefill_num_workers");
+            let dw = row.num("decode_num_workers");
+            let prefill = Pool {
+                parallel: layout(row, "prefill_", dense)?,
+                workers: pw.unwrap_or(1).max(1),
+                workers_known: pw.is_some(),
+                max_batch: row.num("prefill_batch_size"),
+            };
+            let decode = Pool {
+                parallel: layout(row, "decode_", dense)?,
+                workers: dw.unwrap_or(1).max(1),
+                workers_known: dw.is_some(),
+                max_batch: row.num("decode_batch_size"),
+            };
+            (Mode::Disagg, prefill, decode)
+        }
+        other => return Err(format!("unknown mode `{other}`")),
+    };
+    if row.isl == 0 || row.osl == 0 || row.concurrency == 0 {
+        return Err("isl, osl and concurrency must be positive".into());
+    }
+    Ok(Deployment { model, system, mode, weight_dtype, moe_dtype, kv_dtype, prefill, decode })
+}

@@ -1,0 +1,94 @@
+//! AIC row parsing, mapping and prediction behaviour.
+use tokenfab_aic::{EngineProfile, map_row, parse_rows, predict};
+use tokenfab_catalog::Catalog;
+
+const HEADER: &str = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_tp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_tp_size,decode_moe_ep_size,silicon_ttft_ms,silicon_tpot_ms";
+
+fn rows(body: &str) -> Vec<tokenfab_aic::AicRow> {
+    parse_rows("t.csv", &format!("{HEADER}\n{body}\n")).unwrap()
+}
+
+#[test]
+fn dense_agg_row_predicts_plausible_tpot() {
+    let cat = Catalog::builtin();
+    let r = rows(
+        "a,src,trtllm,1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,1024,128,,,8,1,1,,1,1,,,,,,,,,,,,,,,191.0,7.94",
+    );
+    let dep = map_row(&cat, &r[0]).unwrap();
+    assert_eq!(dep.prefill.parallel.tp, 1);
+    let p = predict(&cat, &dep, 1024, 128, 8, &EngineProfile::for_backend("trtllm")).unwrap();
+    // Decode of 8 × ~1.1k context on one H100: weights (16 GB) dominate, ~6-9 ms.
+    assert!(p.tpot_ms > 5.0 && p.tpot_ms < 12.0, "{p:?}");
+    assert!(p.ttft_ms > 0.0 && p.ttft_ms < p.tpot_ms * 128.0, "{p:?}");
+}
+
+#[test]
+fn more_concurrency_means_slower_tokens() {
+    let cat = Catalog::builtin();
+    let r = rows(
+        "a,src,trtllm,1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,1024,128,,,8,1,1,,1,1,,,,,,,,,,,,,,,191.0,7.94",
+    );
+    let dep = map_row(&cat, &r[0]).unwrap();
+    let prof = EngineProfile::for_backend("trtllm");
+    let a = predict(&cat, &dep, 1024, 128, 8, &prof).unwrap();
+    let b = predict(&cat, &dep, 1024, 128, 64, &prof).unwrap();
+    assert!(b.tpot_ms > a.tpot_ms && b.output_tokens_per_s > a.output_tokens_per_s);
+}
+
+#[test]
+fn concurrency_comes_from_the_source_column_when_batch_size_is_empty() {
+    let r = rows(
+        "d,db; silicon_concurrency=64; x,trtllm,1,deepseek-ai/DeepSeek-R1,b200_sxm,fp8,disagg,1024,1024,fp8,fp8,,,,,,,,,8,1,1,1,8,,,8,1,1,1,8,500,12",
+    );
+    assert_eq!(r[0].concurrency, 64);
+}
+
+#[test]
+fn unmodellable_rows_say_why() {
+    let cat = Catalog::builtin();
+    for (body, needle) in [
+        (
+            "d,db; silicon_concurrency=64,trtllm,1,deepseek-ai/DeepSeek-R1,b200_sxm,fp8,disagg,1024,1024,fp8,fp8,,,,,,,,,8,1,1,1,8,,,8,1,1,1,8,500,12",
+            "pool sizes unknown",
+        ),
+        ("x,s,trtllm,1,no/such-model,h100_sxm,,agg,1,1,,,1,1,1,,1,1,,,,,,,,,,,,,,,1,1", "unknown model"),
+        (
+            "x,s,trtllm,1,meta-llama/Llama-3.1-8B-Instruct,nosuch_gpu,,agg,1,1,,,1,1,1,,1,1,,,,,,,,,,,,,,,1,1",
+            "unknown chip",
+        ),
+    ] {
+        let r = rows(body);
+        let outcome = map_row(&cat, &r[0]).and_then(|dep| {
+            predict(&cat, &dep, r[0].isl, r[0].osl, r[0].concurrency, &EngineProfile::for_backend("trtllm"))
+        });
+        let e = outcome.unwrap_err();
+        assert!(e.contains(needle), "{e}");
+    }
+}
+
+#[test]
+fn bad_numbers_name_the_line_and_column() {
+    let e =
+        parse_rows("t.csv", &format!("{HEADER}\nx,s,trtllm,1,m,h100_sxm,,agg,abc,1,,,1,1,1,,1,1,,,,,,,,,,,,,,,1,1\n"))
+            .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("t.csv: line 2") && msg.contains("`isl`"), "{msg}");
+}
+
+#[test]
+fn held_in_table_is_mostly_modelled_when_present() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/validation/aic-silicon-held-in.csv");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("skipped: {path} not found (../shared is only present in the development checkout)");
+        return;
+    };
+    let cat = Catalog::builtin();
+    let rs = parse_rows(path, &text).unwrap();
+    assert_eq!(rs.len(), 2117);
+    let agg_ok = rs.iter().filter(|r| r.mode == "agg").filter(|r| {
+        map_row(&cat, r)
+            .and_then(|d| predict(&cat, &d, r.isl, r.osl, r.concurrency, &EngineProfile::for_backend(&r.backend)))
+            .is_ok()
+    });
+    assert!(agg_ok.count() > 1300);
+}

@@ -70,6 +70,15 @@ enum Cmd {
         /// Seed of the random operands and MoE routing.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Skip the correctness self-check that runs before measuring.
+        #[arg(long)]
+        skip_self_check: bool,
+    },
+    /// Run every timed kernel once on small shapes and compare with a CPU reference.
+    Check {
+        /// CUDA device ordinal.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
     },
     /// Print what GPU would be profiled (or why none can be).
     Probe {
@@ -137,7 +146,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Probe { device } => probe(device),
+        Cmd::Probe { device } => probe(device, false),
+        Cmd::Check { device } => probe(device, true),
         Cmd::Run {
             grid,
             out_dir,
@@ -152,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sustain_s,
             idle_s,
             seed,
+            skip_self_check,
         } => {
             if repeats == 0 {
                 anyhow::bail!("--repeats must be at least 1");
@@ -174,13 +185,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             prov.push("date", utc_timestamp(now));
             prov.push("command", std::env::args().collect::<Vec<_>>().join(" "));
-            measure(&settings, &cases, !no_ceilings, &out_dir, name.as_deref(), prov)
+            measure(&settings, &cases, !no_ceilings, !skip_self_check, &out_dir, name.as_deref(), prov)
         }
     }
 }
 
 #[cfg(not(feature = "gpu"))]
-fn probe(_device: usize) -> anyhow::Result<ExitCode> {
+fn probe(_device: usize, _check: bool) -> anyhow::Result<ExitCode> {
     Err(ProfileError::NoGpuFeature.into())
 }
 
@@ -189,6 +200,7 @@ fn measure(
     _settings: &Settings,
     _cases: &[tokenfab_profile::grid::OpCase],
     _ceilings: bool,
+    _self_check: bool,
     _out_dir: &Path,
     _name: Option<&str>,
     _prov: Provenance,
@@ -197,13 +209,18 @@ fn measure(
 }
 
 #[cfg(feature = "gpu")]
-fn probe(device: usize) -> anyhow::Result<ExitCode> {
+fn probe(device: usize, check: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings { device, ..Settings::default() };
     let gpu = tokenfab_profile::gpu::Gpu::open(&settings)?;
     let mut prov = Provenance::default();
     gpu.provenance(&mut prov);
     for (k, v) in &prov.entries {
         println!("{k}: {v}");
+    }
+    if check {
+        for line in gpu.self_check()? {
+            println!("{line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -226,6 +243,7 @@ fn measure(
     settings: &Settings,
     cases: &[tokenfab_profile::grid::OpCase],
     ceilings: bool,
+    self_check: bool,
     out_dir: &Path,
     name: Option<&str>,
     mut prov: Provenance,
@@ -233,6 +251,12 @@ fn measure(
     use tokenfab_profile::gpu::{Gpu, measure_all};
     use tokenfab_profile::table::{write_ceilings_csv, write_ops_csv};
     let gpu = Gpu::open(settings)?;
+    if self_check {
+        for line in gpu.self_check().context("the kernels disagree with the CPU reference; nothing was measured")? {
+            eprintln!("{line}");
+        }
+        prov.push("self_check", "passed (every timed kernel matched a CPU reference on small shapes)");
+    }
     gpu.provenance(&mut prov);
     let name = name.map(str::to_string).unwrap_or_else(|| slug(&gpu.info.name));
     eprintln!("profiling {} ({} cases) into {}/{name}-*.csv", gpu.info.name, cases.len(), out_dir.display());
@@ -250,11 +274,18 @@ fn measure(
         }
     }
     let (rows, failed) = measure_all(&gpu, cases, &mut progress);
+    // Attention rows from the NVRTC fallback kernels go to their own table: fitting the perf
+    // model's attention efficiencies to a non-production kernel would mislead `predict`.
+    let (fallback, production): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| r.backend == tokenfab_profile::gpu::kernels::BACKEND);
     let mut written = Vec::new();
-    if !rows.is_empty() {
+    for (suffix, rows) in [("ops", production), ("attn-nvrtc", fallback)] {
+        if rows.is_empty() {
+            continue;
+        }
         let mut buf = Vec::new();
         write_ops_csv(&mut buf, &prov, &rows)?;
-        let path = out_dir.join(format!("{name}-ops.csv"));
+        let path = out_dir.join(format!("{name}-{suffix}.csv"));
         write_atomic(&path, &buf)?;
         written.push(path);
     }

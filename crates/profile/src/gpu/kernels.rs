@@ -8,6 +8,8 @@
 //! tensor cores there); decode is memory-bound in both and comes closer. Head dimension is fixed
 //! at 128 and the query-head group (heads / kv_heads) at most 8.
 
+/// Backend label of rows measured with these kernels.
+pub const BACKEND: &str = "nvrtc-tiled";
 /// Head dimension the kernels are compiled for.
 pub const HEAD_DIM: u64 = 128;
 /// Largest GQA group (query heads per KV head) the decode kernel handles.

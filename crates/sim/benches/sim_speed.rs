@@ -1,0 +1,2 @@
+//! Placeholder so the workspace manifest parses; the simulator benchmark replaces it.
+fn main() {}

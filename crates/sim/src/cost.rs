@@ -1,0 +1,140 @@
+//! Memoized step costs.
+//!
+//! `StepModel::cost` sums dozens of operator models (microseconds per call); the simulator
+//! needs one cost per engine iteration. [`StepCostTable`] quantizes the continuous parts of a
+//! [`BatchShape`] (context sums, prefill token counts) to 7 significant bits (≤ 0.4 % relative
+//! change), keeps the integer parts (sequence counts) exact, and memoizes the result per key.
+//! The accuracy cost is measured by a test against the exact model (`tests/cost_accuracy.rs`).
+
+use crate::time::s_to_ns;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use tokenfab_perf::{BatchShape, StepModel};
+
+/// Quantizes to `BITS` significant bits, round to nearest.
+pub fn quantize(x: u64) -> u64 {
+    const BITS: u32 = 7;
+    let lz = x.leading_zeros();
+    let width = 64 - lz;
+    if width <= BITS {
+        return x;
+    }
+    let shift = width - BITS;
+    let half = 1u64 << (shift - 1);
+    (x.saturating_add(half) >> shift) << shift
+}
+
+/// A small, fast, deterministic hasher for the cache keys (FxHash-style multiply-rotate).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+}
+
+type Key = [u64; 6];
+
+/// Cost of one step as the simulator uses it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepTiming {
+    /// Device time of the step, ns (without host overhead).
+    pub device_ns: u64,
+    /// Energy of all the replica's chips during the device time, J.
+    pub energy_j: f64,
+}
+
+/// A memo table over one pool's step models.
+#[derive(Debug, Clone)]
+pub struct StepCostTable {
+    graph: StepModel,
+    eager: StepModel,
+    cache: HashMap<Key, StepTiming, BuildHasherDefault<FxHasher>>,
+    /// Look-ups answered from the table.
+    pub hits: u64,
+    /// Look-ups that ran the step model.
+    pub misses: u64,
+    /// Run the exact model every time (no quantization, no memo).
+    pub exact: bool,
+}
+
+/// Entries kept before the table is cleared (bounds memory; results do not depend on it).
+const MAX_ENTRIES: usize = 1 << 20;
+
+impl StepCostTable {
+    /// A table over a graph and an eager step model.
+    pub fn new(graph: StepModel, eager: StepModel) -> StepCostTable {
+        StepCostTable { graph, eager, cache: HashMap::default(), hits: 0, misses: 0, exact: false }
+    }
+
+    /// The cost of `shape`; `graphed` selects the CUDA-graph model.
+    pub fn cost(&mut self, shape: &BatchShape, graphed: bool) -> StepTiming {
+        if self.exact {
+            return self.exact_cost(shape, graphed);
+        }
+        let q = BatchShape {
+            prefill_seqs: shape.prefill_seqs,
+            prefill_tokens: quantize(shape.prefill_tokens),
+            prefill_tokens_sq: quantize(shape.prefill_tokens_sq as u64) as f64,
+            prefill_cached_x_new: quantize(shape.prefill_cached_x_new as u64) as f64,
+            decode_seqs: shape.decode_seqs,
+            decode_context: quantize(shape.decode_context),
+            decode_context_in_window: quantize(shape.decode_context_in_window),
+            logits_seqs: shape.logits_seqs,
+        };
+        let key: Key = [
+            (q.prefill_seqs as u64) << 32 | q.decode_seqs as u64,
+            (q.logits_seqs as u64) << 1 | graphed as u64,
+            q.prefill_tokens,
+            q.prefill_tokens_sq as u64,
+            q.prefill_cached_x_new as u64 ^ q.decode_context_in_window.rotate_left(32),
+            q.decode_context,
+        ];
+        if let Some(t) = self.cache.get(&key) {
+            self.hits += 1;
+            return *t;
+        }
+        self.misses += 1;
+        let t = self.exact_cost(&q, graphed);
+        if self.cache.len() >= MAX_ENTRIES {
+            self.cache.clear();
+        }
+        self.cache.insert(key, t);
+        t
+    }
+
+    /// The exact step model, no memo.
+    pub fn exact_cost(&self, shape: &BatchShape, graphed: bool) -> StepTiming {
+        let m = if graphed { &self.graph } else { &self.eager };
+        let c = m.cost(shape);
+        StepTiming { device_ns: s_to_ns(c.time_s), energy_j: c.energy_j }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantize;
+
+    #[test]
+    fn quantize_is_close_and_exact_for_small() {
+        for x in [0u64, 1, 5, 127, 128, 129, 1000, 65_537, 123_456_789, u64::MAX / 3] {
+            let q = quantize(x);
+            if x < 128 {
+                assert_eq!(q, x);
+            }
+            assert!((q as f64 - x as f64).abs() <= x as f64 / 128.0 + 0.5, "{x} -> {q}");
+        }
+    }
+}

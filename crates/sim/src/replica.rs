@@ -1,0 +1,553 @@
+//! One engine instance: queues, running sequences, KV blocks, prefix cache, step formation.
+//!
+//! Decode work is O(1) per step no matter the batch size: running decode sequences advance in
+//! lockstep, so the context sum is `ctx_base + n × step`, new-block demand is a per-phase
+//! counter (`phase_count[(−step) mod block_size]`) and completions sit in a min-heap keyed by
+//! the step at which they finish.
+
+use crate::cost::FxHasher;
+use crate::deploy::Role;
+use crate::engine::{EngineProfile, Schedule};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+use tokenfab_perf::BatchShape;
+
+/// Per-request state shared by the replicas.
+#[derive(Debug, Clone)]
+pub(crate) struct Req {
+    pub id: u64,
+    pub class: u16,
+    pub arrival_ns: u64,
+    pub input: u32,
+    pub output: u32,
+    /// Chained prefix-block hashes and tokens per block.
+    pub prefix: Option<(Box<[u64]>, u32)>,
+    pub first_token_ns: u64,
+    pub last_token_ns: u64,
+    pub finish_ns: u64,
+    pub out_done: u32,
+    pub cached_tokens: u32,
+    pub preemptions: u32,
+    pub replica: u32,
+    pub decode_replica: u32,
+    pub client: u32,
+    /// KV arrived from a prefill replica: admit straight into decode.
+    pub kv_ready: bool,
+}
+
+pub(crate) const NONE: u64 = u64::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Seq {
+    req: u32,
+    admit_no: u64,
+    /// Tokens that must have KV before decoding (input + tokens already generated).
+    prompt: u32,
+    /// Tokens with KV so far (prefill progress).
+    computed: u32,
+    /// Blocks held while prefilling (decode blocks are derived from the length).
+    blocks: u32,
+    decoding: bool,
+    start_step: u64,
+    start_len: u32,
+    out_at_start: u32,
+    generation: u32,
+    live: bool,
+}
+
+/// What a step did, for the simulation loop to apply.
+#[derive(Debug, Default)]
+pub(crate) struct StepOutcome {
+    /// Requests whose prefill finished in this step (produced a token).
+    pub prefilled: Vec<u32>,
+    /// Requests that finished decoding in this step.
+    pub finished: Vec<u32>,
+    /// Requests preempted when the step was formed.
+    pub preempted: Vec<u32>,
+    /// Decode tokens produced.
+    pub decode_tokens: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PrefixCache {
+    map: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
+    lru: BTreeMap<u64, u64>,
+    clock: u64,
+    cap: usize,
+}
+
+impl PrefixCache {
+    fn matched(&mut self, hashes: &[u64]) -> usize {
+        let mut n = 0;
+        for h in hashes {
+            if let Some(t) = self.map.get_mut(h) {
+                self.clock += 1;
+                self.lru.remove(t);
+                *t = self.clock;
+                self.lru.insert(self.clock, *h);
+                n += 1;
+            } else {
+                break;
+            }
+        }
+        n
+    }
+    fn probe(&self, hashes: &[u64]) -> usize {
+        hashes.iter().take_while(|h| self.map.contains_key(h)).count()
+    }
+    fn insert(&mut self, hashes: &[u64]) {
+        for h in hashes {
+            self.clock += 1;
+            if let Some(t) = self.map.get_mut(h) {
+                self.lru.remove(t);
+                *t = self.clock;
+            } else {
+                self.map.insert(*h, self.clock);
+            }
+            self.lru.insert(self.clock, *h);
+        }
+        while self.map.len() > self.cap {
+            let Some((_, h)) = self.lru.pop_first() else { break };
+            self.map.remove(&h);
+        }
+    }
+}
+
+/// One engine instance.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub role: Role,
+    pub pool: usize,
+    pub profile: EngineProfile,
+    pub max_seqs: u32,
+    bs: u32,
+    pub total_blocks: u64,
+    pub free_blocks: u64,
+    /// Blocks reserved for the future output of decoding sequences (reserve_output engines).
+    reserved_blocks: u64,
+    pub waiting: VecDeque<u32>,
+    seqs: Vec<Seq>,
+    free_seq: Vec<u32>,
+    prefilling: Vec<u32>,
+    running: BTreeSet<(u64, u32)>,
+    admit_no: u64,
+    n_dec: u32,
+    ctx_base: i64,
+    phase_count: Vec<u32>,
+    finish: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    dec_step: u64,
+    prefix: PrefixCache,
+    pub busy: bool,
+    /// Chips of this engine instance (for idle energy); fractional for pipeline engines.
+    pub chips: f64,
+    pub energy_share: f64,
+    // In-flight step.
+    cur_chunks: Vec<(u32, u32)>,
+    cur_decode: bool,
+    pub step_start_ns: u64,
+    pub last_decode_end_ns: u64,
+    pub last_step_end_ns: u64,
+    pub busy_since_ns: u64,
+    // Statistics.
+    pub iterations: u64,
+    pub busy_ns: u64,
+    pub energy_j: f64,
+    pub kv_block_ns: f64,
+    pub kv_peak_blocks: u64,
+    pub preemptions: u64,
+    pub outstanding_tokens: u64,
+}
+
+fn ceil_div(a: u64, b: u64) -> u64 {
+    a.div_ceil(b)
+}
+
+impl Replica {
+    pub fn new(
+        role: Role,
+        pool: usize,
+        profile: EngineProfile,
+        attn_dp: u32,
+        blocks: u64,
+        chips: f64,
+        energy_share: f64,
+    ) -> Replica {
+        let bs = profile.block_size;
+        let prefix_cap = if profile.prefix_caching {
+            // As many prefix blocks as the KV pool holds (in 16-token units, the finest we see).
+            (blocks * bs as u64 / crate::load::PREFIX_BLOCK_TOKENS as u64).max(1) as usize
+        } else {
+            0
+        };
+        Replica {
+            role,
+            pool,
+            max_seqs: profile.max_num_seqs.saturating_mul(attn_dp),
+            bs,
+            total_blocks: blocks,
+            free_blocks: blocks,
+            reserved_blocks: 0,
+            waiting: VecDeque::new(),
+            seqs: Vec::new(),
+            free_seq: Vec::new(),
+            prefilling: Vec::new(),
+            running: BTreeSet::new(),
+            admit_no: 0,
+            n_dec: 0,
+            ctx_base: 0,
+            phase_count: vec![0; bs as usize],
+            finish: BinaryHeap::new(),
+            dec_step: 0,
+            prefix: PrefixCache { cap: prefix_cap, ..Default::default() },
+            busy: false,
+            chips,
+            energy_share,
+            cur_chunks: Vec::new(),
+            cur_decode: false,
+            step_start_ns: 0,
+            last_decode_end_ns: 0,
+            last_step_end_ns: 0,
+            busy_since_ns: 0,
+            iterations: 0,
+            busy_ns: 0,
+            energy_j: 0.0,
+            kv_block_ns: 0.0,
+            kv_peak_blocks: 0,
+            preemptions: 0,
+            outstanding_tokens: 0,
+            profile,
+        }
+    }
+
+    /// Whether any work is queued or running.
+    pub fn has_work(&self) -> bool {
+        !self.waiting.is_empty() || !self.running.is_empty()
+    }
+
+    /// Running sequences.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Cached prefix blocks a request would hit here (no side effects).
+    pub fn prefix_probe(&self, r: &Req) -> usize {
+        match &r.prefix {
+            Some((h, _)) if self.profile.prefix_caching => self.prefix.probe(h),
+            _ => 0,
+        }
+    }
+
+    fn blocks_for(&self, tokens: u64) -> u64 {
+        ceil_div(tokens, self.bs as u64)
+    }
+
+    fn phase_of(&self, start_len: u32, start_step: u64) -> usize {
+        let bs = self.bs as u64;
+        ((start_len as u64 % bs + bs - start_step % bs) % bs) as usize
+    }
+
+    fn need_phase(&self, step: u64) -> usize {
+        let bs = self.bs as u64;
+        ((bs - step % bs) % bs) as usize
+    }
+
+    fn alloc_seq(&mut self, s: Seq) -> u32 {
+        if let Some(i) = self.free_seq.pop() {
+            let g = self.seqs[i as usize].generation.wrapping_add(1);
+            self.seqs[i as usize] = Seq { generation: g, ..s };
+            i
+        } else {
+            self.seqs.push(s);
+            (self.seqs.len() - 1) as u32
+        }
+    }
+
+    /// Blocks a decoding sequence holds after `self.dec_step` completed decode steps.
+    fn decode_blocks(&self, s: &Seq) -> u64 {
+        let len = s.start_len as u64 + (self.dec_step - s.start_step);
+        self.blocks_for(len)
+    }
+
+    /// Removes a running sequence, returning its blocks to the pool.
+    fn release(&mut self, si: u32) {
+        let s = self.seqs[si as usize];
+        debug_assert!(s.live);
+        if s.decoding {
+            let b = self.decode_blocks(&s);
+            let left = (s.blocks as u64).saturating_sub(b);
+            self.reserved_blocks -= left;
+            self.free_blocks += b + left;
+            let p = self.phase_of(s.start_len, s.start_step);
+            self.phase_count[p] -= 1;
+            self.n_dec -= 1;
+            self.ctx_base -= s.start_len as i64 - s.start_step as i64;
+        } else {
+            self.free_blocks += s.blocks as u64;
+            self.prefilling.retain(|&x| x != si);
+        }
+        self.running.remove(&(s.admit_no, si));
+        self.seqs[si as usize].live = false;
+        self.free_seq.push(si);
+    }
+
+    fn start_decode(&mut self, si: u32, out_done: u32, output: u32) {
+        let step = self.dec_step;
+        let s = &mut self.seqs[si as usize];
+        s.decoding = true;
+        s.start_step = step;
+        s.start_len = s.prompt;
+        s.out_at_start = out_done;
+        let (start_len, generation, held) = (s.start_len, s.generation, s.blocks as u64);
+        let extra = held.saturating_sub(self.blocks_for(start_len as u64));
+        debug_assert!(held >= self.blocks_for(start_len as u64), "a decoding sequence holds its prompt's blocks");
+        self.reserved_blocks += extra;
+        let p = self.phase_of(start_len, step);
+        self.phase_count[p] += 1;
+        self.n_dec += 1;
+        self.ctx_base += start_len as i64 - step as i64;
+        let remaining = (output - out_done) as u64;
+        self.finish.push(Reverse((step + remaining - 1, si, generation)));
+    }
+
+    /// Preempts the most recently admitted running sequence (recompute); returns its request.
+    fn preempt_last(&mut self, reqs: &mut [Req]) -> Option<u32> {
+        let &(_, si) = self.running.last()?;
+        let s = self.seqs[si as usize];
+        let r = s.req;
+        let out_now =
+            if s.decoding { s.out_at_start + (self.dec_step - s.start_step) as u32 } else { reqs[r as usize].out_done };
+        self.release(si);
+        let q = &mut reqs[r as usize];
+        q.out_done = out_now;
+        q.preemptions += 1;
+        q.kv_ready = false;
+        self.preemptions += 1;
+        self.waiting.push_front(r);
+        Some(r)
+    }
+
+    /// Allocates this step's decode blocks (preempting the newest requests when the pool runs
+    /// out) and adds the decode sequences to `shape`.
+    fn schedule_decode(&mut self, reqs: &mut [Req], out: &mut StepOutcome, shape: &mut BatchShape) -> u32 {
+        loop {
+            let need = self.phase_count[self.need_phase(self.dec_step)] as u64;
+            if need <= self.free_blocks + self.reserved_blocks || self.n_dec == 0 {
+                break;
+            }
+            match self.preempt_last(reqs) {
+                Some(r) => out.preempted.push(r),
+                None => break,
+            }
+        }
+        if self.n_dec == 0 {
+            return 0;
+        }
+        let need = self.phase_count[self.need_phase(self.dec_step)] as u64;
+        let from_reserve = need.min(self.reserved_blocks);
+        self.reserved_blocks -= from_reserve;
+        self.free_blocks -= need - from_reserve;
+        self.cur_decode = true;
+        shape.decode_seqs = self.n_dec;
+        shape.decode_context = (self.ctx_base + self.n_dec as i64 * self.dec_step as i64) as u64;
+        shape.logits_seqs = self.n_dec;
+        self.n_dec
+    }
+
+    /// Forms the next step into `shape` (left empty when there is nothing to do).
+    pub fn form_step(&mut self, reqs: &mut [Req], out: &mut StepOutcome) -> BatchShape {
+        let mut shape = BatchShape::default();
+        self.cur_chunks.clear();
+        self.cur_decode = false;
+        // Disaggregated decode: requests whose KV arrived join the decode batch directly.
+        while let Some(&r) = self.waiting.front() {
+            let q = &reqs[r as usize];
+            if !q.kv_ready || (self.running.len() as u32) >= self.max_seqs {
+                break;
+            }
+            let need = self.admission_blocks(q);
+            if need > self.free_blocks {
+                break;
+            }
+            self.waiting.pop_front();
+            self.free_blocks -= need;
+            let (input, out_done, output) = (q.input, q.out_done, q.output);
+            let si = self.admit(r, input, input, need as u32);
+            self.start_decode(si, out_done, output);
+        }
+        let budget_total = self.profile.max_num_batched_tokens;
+        let mut budget = budget_total;
+        let prefill_first = self.profile.schedule == Schedule::PrefillFirst;
+        if !prefill_first {
+            budget = budget.saturating_sub(self.schedule_decode(reqs, out, &mut shape));
+        }
+        // Ongoing prefills first, in admission order.
+        for i in 0..self.prefilling.len() {
+            if budget == 0 {
+                break;
+            }
+            let si = self.prefilling[i];
+            let s = self.seqs[si as usize];
+            let left = s.prompt - s.computed;
+            let chunk = if self.profile.chunked_prefill { left.min(budget) } else { left };
+            if chunk > budget && budget < budget_total {
+                continue;
+            }
+            shape.add_prefill(chunk as u64, s.computed as u64, chunk == left);
+            self.cur_chunks.push((si, chunk));
+            budget = budget.saturating_sub(chunk);
+        }
+        // Then new requests, first come first served.
+        while let Some(&r) = self.waiting.front() {
+            if budget == 0 || (self.running.len() as u32) >= self.max_seqs {
+                break;
+            }
+            let q = &reqs[r as usize];
+            if q.kv_ready {
+                break;
+            }
+            let need = self.admission_blocks(q);
+            if need > self.free_blocks {
+                break;
+            }
+            let prompt = q.input + q.out_done;
+            let cached = self.prefix_hit(reqs, r, prompt);
+            let left = prompt - cached;
+            let chunk = if self.profile.chunked_prefill { left.min(budget) } else { left };
+            if chunk > budget && budget < budget_total {
+                break;
+            }
+            self.waiting.pop_front();
+            self.free_blocks -= need;
+            let si = self.admit(r, prompt, cached, need as u32);
+            shape.add_prefill(chunk as u64, cached as u64, chunk == left);
+            self.cur_chunks.push((si, chunk));
+            budget = budget.saturating_sub(chunk);
+        }
+        if prefill_first && self.cur_chunks.is_empty() {
+            // SGLang: decode only when no prefill batch could be formed.
+            self.schedule_decode(reqs, out, &mut shape);
+        }
+        let used = self.total_blocks - self.free_blocks;
+        self.kv_peak_blocks = self.kv_peak_blocks.max(used);
+        shape
+    }
+
+    fn admission_blocks(&self, q: &Req) -> u64 {
+        let prompt = if q.kv_ready { q.input } else { q.input + q.out_done } as u64;
+        let total = if self.profile.reserve_output { q.input as u64 + q.output as u64 } else { prompt };
+        self.blocks_for(total.max(prompt))
+    }
+
+    fn prefix_hit(&mut self, reqs: &mut [Req], r: u32, prompt: u32) -> u32 {
+        if !self.profile.prefix_caching {
+            return 0;
+        }
+        let q = &mut reqs[r as usize];
+        let Some((h, bt)) = &q.prefix else { return 0 };
+        let n = self.prefix.matched(h) as u64;
+        let bs = self.bs as u64;
+        let tokens = (n * *bt as u64).min(prompt.saturating_sub(1) as u64) / bs * bs;
+        q.cached_tokens = q.cached_tokens.max(tokens as u32);
+        tokens as u32
+    }
+
+    fn admit(&mut self, r: u32, prompt: u32, computed: u32, blocks: u32) -> u32 {
+        self.admit_no += 1;
+        let si = self.alloc_seq(Seq {
+            req: r,
+            admit_no: self.admit_no,
+            prompt,
+            computed,
+            blocks,
+            decoding: false,
+            start_step: 0,
+            start_len: 0,
+            out_at_start: 0,
+            generation: 0,
+            live: true,
+        });
+        self.running.insert((self.admit_no, si));
+        if computed < prompt {
+            self.prefilling.push(si);
+        }
+        si
+    }
+
+    /// Applies the in-flight step's effects at its end time `now`.
+    pub fn finish_step(&mut self, reqs: &mut [Req], now: u64, out: &mut StepOutcome) {
+        if self.cur_decode {
+            let step = self.dec_step;
+            out.decode_tokens = self.n_dec;
+            self.dec_step += 1;
+            while let Some(&Reverse((fs, si, g))) = self.finish.peek() {
+                let s = self.seqs[si as usize];
+                if !s.live || s.generation != g || !s.decoding {
+                    self.finish.pop();
+                    continue;
+                }
+                if fs > step {
+                    break;
+                }
+                self.finish.pop();
+                let r = s.req;
+                reqs[r as usize].out_done = reqs[r as usize].output;
+                self.release(si);
+                out.finished.push(r);
+            }
+            self.last_decode_end_ns = now;
+        }
+        let chunks = std::mem::take(&mut self.cur_chunks);
+        for &(si, chunk) in &chunks {
+            let s = &mut self.seqs[si as usize];
+            if !s.live {
+                continue;
+            }
+            s.computed += chunk;
+            if s.computed < s.prompt {
+                continue;
+            }
+            let r = s.req;
+            self.prefilling.retain(|&x| x != si);
+            let q = &mut reqs[r as usize];
+            q.out_done += 1;
+            if let (Some((h, _)), true) = (&q.prefix, self.profile.prefix_caching) {
+                self.prefix.insert(h);
+            }
+            out.prefilled.push(r);
+            let (out_done, output) = (q.out_done, q.output);
+            if out_done >= output || self.role == Role::Prefill {
+                self.release(si);
+                if out_done >= output {
+                    out.finished.push(r);
+                }
+            } else {
+                self.start_decode(si, out_done, output);
+            }
+        }
+        self.cur_chunks = chunks;
+        self.cur_chunks.clear();
+    }
+
+    /// Checks KV-block conservation: blocks held by sequences + free = total.
+    pub fn check_blocks(&self) -> Result<(), String> {
+        let mut held = 0u64;
+        for &(_, si) in &self.running {
+            let s = &self.seqs[si as usize];
+            held += if s.decoding { self.decode_blocks(s) } else { s.blocks as u64 };
+        }
+        held += self.reserved_blocks;
+        if held + self.free_blocks != self.total_blocks {
+            return Err(format!(
+                "KV blocks not conserved: held {held} + free {} != total {}",
+                self.free_blocks, self.total_blocks
+            ));
+        }
+        Ok(())
+    }
+
+    /// Used (or reserved) blocks now.
+    pub fn used_blocks(&self) -> u64 {
+        self.total_blocks - self.free_blocks
+    }
+}

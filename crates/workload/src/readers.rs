@@ -197,7 +197,7 @@ pub struct ReadOptions {
     pub servegen_lengths: Option<ServeGenLengths>,
     /// ServeGen input and output lengths when there is no dataset file. Default: lognormals matched
     /// to the median and mean of ServeGen language/m-large (SUMMARY.md: input median 601, mean 914
-    /// → sigma 0.92; output median 53, mean 155 → sigma 1.46).
+    /// → sigma 0.92; output median 53, mean 155 → sigma 1.46), capped at 128k and 32k tokens (estimate).
     pub servegen_fallback: (LengthDist, LengthDist),
     /// Upper bound on prefix ids per request (a guard on memory; default 1 M).
     pub max_prefix_ids: usize,
@@ -211,8 +211,8 @@ impl Default for ReadOptions {
             arrival: ArrivalSpec::Poisson { rate_per_s: 1.0, profile: None },
             servegen_lengths: None,
             servegen_fallback: (
-                LengthDist::Lognormal { median: 601.0, sigma: 0.92, min: None, max: None },
-                LengthDist::Lognormal { median: 53.0, sigma: 1.46, min: None, max: None },
+                LengthDist::Lognormal { median: 601.0, sigma: 0.92, min: None, max: Some(131_072) },
+                LengthDist::Lognormal { median: 53.0, sigma: 1.46, min: None, max: Some(32_768) },
             ),
             max_prefix_ids: 1 << 20,
         }
@@ -383,8 +383,10 @@ impl<R: BufRead> TraceReader<R> {
     }
 
     fn finish_row(&mut self, row: Row) -> Result<Request, String> {
+        // Length tables take their arrivals from a process; all are then made relative to the first.
+        let t_ns = row.t_ns.or_else(|| self.lengths_arrivals.as_mut().and_then(|g| g.next()).map(|t| t as i128));
         let arrival_ns =
-            match row.t_ns {
+            match t_ns {
                 Some(t) => {
                     if t < self.last_t {
                         return Err(format!(
@@ -401,7 +403,7 @@ impl<R: BufRead> TraceReader<R> {
                     self.last_t = t;
                     u64::try_from(t - t0).map_err(|_| "timestamp out of range".to_string())?
                 }
-                None => self.lengths_arrivals.as_mut().and_then(|g| g.next()).unwrap_or(0),
+                None => 0,
             };
         let turn = match (row.turn, row.session) {
             (Some(t), _) => t,

@@ -1,0 +1,324 @@
+//! What a run writes: `summary.json`, `pareto.csv`/`.parquet`, `designs.csv`/`.parquet`,
+//! `catalog.csv`, `report.html`. Built here as values (text and tables); the caller writes them.
+
+use crate::run::{CatalogScore, DesignResult, ShardFile, frontier_of};
+use crate::screen::{ModelScore, Workload};
+use crate::space::Space;
+use crate::{ExploreError, Rejection};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tokenfab_report::html::{LabeledPoint, Page, Scatter};
+use tokenfab_report::{Column, Table};
+
+/// Format tag of `summary.json`.
+pub const SUMMARY_FORMAT: &str = "tokenfab-explore-summary/1";
+
+/// How the frontier numbers were obtained.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Confirmation {
+    /// `analytic` (step model only) or `simulator`.
+    pub method: String,
+    /// What that means for the numbers.
+    pub note: String,
+}
+
+impl Confirmation {
+    /// Frontier numbers straight from the analytic screen.
+    pub fn analytic() -> Confirmation {
+        Confirmation {
+            method: "analytic".into(),
+            note: "frontier numbers come from the analytic step model (steady-state continuous batching, no \
+                   queueing); they were not re-run through the discrete-event simulator"
+                .into(),
+        }
+    }
+}
+
+/// Summary of the workload, as scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadSummary {
+    /// Name.
+    pub name: String,
+    /// Models used (after fallbacks) with their token shares.
+    pub models: BTreeMap<String, f64>,
+    /// Task mix: name → (share, input tokens, output tokens).
+    pub tasks: BTreeMap<String, (f64, u32, u32)>,
+    /// TTFT target, ms.
+    pub ttft_slo_ms: f64,
+    /// TPOT target, ms.
+    pub tpot_slo_ms: f64,
+    /// Weight format.
+    pub weight_dtype: String,
+    /// KV format.
+    pub kv_dtype: String,
+    /// Prompt tokens per output token over the mix.
+    pub input_per_output: f64,
+    /// Mean cached context of a decoding sequence, tokens.
+    pub mean_context_tokens: f64,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// [`SUMMARY_FORMAT`].
+    pub format: String,
+    /// Space name.
+    pub space: String,
+    /// Where the space came from.
+    pub space_origin: String,
+    /// Digest of the space and figures.
+    pub space_digest: String,
+    /// Seed.
+    pub seed: u64,
+    /// Workload.
+    pub workload: WorkloadSummary,
+    /// Designs in the full space.
+    pub designs_total: u64,
+    /// Designs selected (all, or the sample).
+    pub designs_selected: u64,
+    /// Designs evaluated (equals selected for a complete or merged run).
+    pub designs_evaluated: u64,
+    /// Designs meeting every limit and SLO.
+    pub designs_feasible: u64,
+    /// Rejected designs per reason (every reason listed).
+    pub rejections: BTreeMap<String, u64>,
+    /// What each rejection reason means.
+    pub rejection_reasons: BTreeMap<String, String>,
+    /// Designs on the frontier.
+    pub frontier_size: u64,
+    /// How the frontier was confirmed.
+    pub confirmation: Confirmation,
+    /// Frontier designs by increasing cost.
+    pub frontier: Vec<FrontierEntry>,
+    /// Catalog chips on the same workload.
+    pub catalog: Vec<CatalogScore>,
+}
+
+/// One frontier design in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrontierEntry {
+    /// Design id.
+    pub id: String,
+    /// Tokens per joule.
+    pub tokens_per_joule: f64,
+    /// USD per million tokens.
+    pub usd_per_mtok: f64,
+    /// The design and its figures.
+    pub result: DesignResult,
+}
+
+/// Builds the summary of a complete (or merged) run.
+pub fn summary(
+    space: &Space,
+    w: &Workload,
+    run: &ShardFile,
+    catalog: &[CatalogScore],
+    confirmation: Confirmation,
+) -> Summary {
+    let mut rejections: BTreeMap<String, u64> = Rejection::ALL.iter().map(|r| (r.as_str().to_string(), 0)).collect();
+    for (k, v) in &run.rejections {
+        *rejections.entry(k.clone()).or_default() += v;
+    }
+    let front = frontier_of(run);
+    Summary {
+        format: SUMMARY_FORMAT.into(),
+        space: space.file.name.clone(),
+        space_origin: space.origin.clone(),
+        space_digest: run.space_digest.clone(),
+        seed: run.seed,
+        workload: WorkloadSummary {
+            name: w.name.clone(),
+            models: w.models.iter().map(|(m, s)| (m.id.clone(), *s)).collect(),
+            tasks: w.tasks.iter().map(|t| (t.name.clone(), (t.share, t.input_tokens, t.output_tokens))).collect(),
+            ttft_slo_ms: w.ttft_slo_s * 1e3,
+            tpot_slo_ms: w.tpot_slo_s * 1e3,
+            weight_dtype: w.weight_dtype.to_string(),
+            kv_dtype: w.kv_dtype.to_string(),
+            input_per_output: w.input_per_output,
+            mean_context_tokens: w.mean_context,
+        },
+        designs_total: run.designs_total,
+        designs_selected: run.designs_selected,
+        designs_evaluated: run.designs_evaluated,
+        designs_feasible: run.results.len() as u64,
+        rejections,
+        rejection_reasons: Rejection::ALL.iter().map(|r| (r.as_str().to_string(), r.describe().to_string())).collect(),
+        frontier_size: front.len() as u64,
+        confirmation,
+        frontier: front
+            .iter()
+            .map(|&i| {
+                let r = &run.results[i];
+                FrontierEntry {
+                    id: r.design.id(),
+                    tokens_per_joule: r.score.tokens_per_joule,
+                    usd_per_mtok: r.score.usd_per_mtok,
+                    result: r.clone(),
+                }
+            })
+            .collect(),
+        catalog: catalog.to_vec(),
+    }
+}
+
+fn operating_points(models: &[ModelScore]) -> String {
+    models
+        .iter()
+        .map(|m| format!("{} {} b={} tpot={:.1}ms ttft={:.0}ms", m.model, m.layout, m.batch, m.tpot_ms, m.ttft_ms))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn table_err(e: tokenfab_report::ReportError) -> ExploreError {
+    ExploreError::Output(e.to_string())
+}
+
+/// A table of designs (the frontier, or every feasible design); `rank` numbers the rows.
+pub fn designs_table(rows: &[&DesignResult], confirmed_by: &str) -> Result<Table, ExploreError> {
+    let f = |g: &dyn Fn(&DesignResult) -> f64| Column::F64(rows.iter().map(|r| g(r)).collect());
+    let i = |g: &dyn Fn(&DesignResult) -> i64| Column::I64(rows.iter().map(|r| g(r)).collect());
+    let s = |g: &dyn Fn(&DesignResult) -> String| Column::Str(rows.iter().map(|r| g(r)).collect());
+    let mut t = Table::new();
+    let cols: Vec<(&str, Column)> = vec![
+        ("rank", Column::I64((1..=rows.len() as i64).collect())),
+        ("id", s(&|r| r.design.id())),
+        ("fp8_pflops", f(&|r| r.design.fp8_pflops)),
+        ("fp4", i(&|r| r.design.fp4 as i64)),
+        ("memory", s(&|r| r.design.memory.clone())),
+        ("hbm_stacks", i(&|r| r.design.hbm_stacks as i64)),
+        ("hbm_gb", f(&|r| r.physical.hbm_gb)),
+        ("hbm_tbps", f(&|r| r.physical.hbm_tbps)),
+        ("sram_mb", f(&|r| r.design.sram_mb)),
+        ("scaleup_gbps", f(&|r| r.design.scaleup_gbps)),
+        ("scaleup_domain", i(&|r| r.design.scaleup_domain as i64)),
+        ("tdp_w", f(&|r| r.design.tdp_w)),
+        ("compute_dies", i(&|r| r.design.compute_dies as i64)),
+        ("die_mm2", f(&|r| r.physical.die_mm2)),
+        ("die_yield", f(&|r| r.physical.die_yield)),
+        ("power_derate", f(&|r| r.physical.power_derate)),
+        ("unit_usd", f(&|r| r.physical.unit_usd)),
+        ("capex_usd", f(&|r| r.physical.capex_usd)),
+        ("tokens_per_s_per_chip", f(&|r| r.score.tokens_per_s_per_chip)),
+        ("power_w_per_chip", f(&|r| r.score.power_w_per_chip)),
+        ("tokens_per_joule", f(&|r| r.score.tokens_per_joule)),
+        ("usd_per_mtok", f(&|r| r.score.usd_per_mtok)),
+        ("operating_points", s(&|r| operating_points(&r.score.models))),
+        ("confirmed_by", s(&|_| confirmed_by.to_string())),
+    ];
+    for (name, c) in cols {
+        t.add(name, c).map_err(table_err)?;
+    }
+    Ok(t)
+}
+
+/// The catalog chips as a table.
+pub fn catalog_table(cat: &[CatalogScore]) -> Result<Table, ExploreError> {
+    let sc = |c: &CatalogScore, g: &dyn Fn(&crate::Score) -> f64| c.score.as_ref().map_or(f64::NAN, g);
+    let mut t = Table::new();
+    let cols: Vec<(&str, Column)> = vec![
+        ("chip", Column::Str(cat.iter().map(|c| c.chip.clone()).collect())),
+        ("vendor", Column::Str(cat.iter().map(|c| c.vendor.clone()).collect())),
+        ("system", Column::Str(cat.iter().map(|c| c.system.clone().unwrap_or_default()).collect())),
+        ("capex_usd", Column::F64(cat.iter().map(|c| c.capex_usd.unwrap_or(f64::NAN)).collect())),
+        ("tokens_per_s_per_chip", Column::F64(cat.iter().map(|c| sc(c, &|s| s.tokens_per_s_per_chip)).collect())),
+        ("power_w_per_chip", Column::F64(cat.iter().map(|c| sc(c, &|s| s.power_w_per_chip)).collect())),
+        ("tokens_per_joule", Column::F64(cat.iter().map(|c| sc(c, &|s| s.tokens_per_joule)).collect())),
+        ("usd_per_mtok", Column::F64(cat.iter().map(|c| sc(c, &|s| s.usd_per_mtok)).collect())),
+        (
+            "operating_points",
+            Column::Str(
+                cat.iter().map(|c| c.score.as_ref().map_or(String::new(), |s| operating_points(&s.models))).collect(),
+            ),
+        ),
+        ("rejection", Column::Str(cat.iter().map(|c| c.rejection.clone().unwrap_or_default()).collect())),
+    ];
+    for (name, c) in cols {
+        t.add(name, c).map_err(table_err)?;
+    }
+    Ok(t)
+}
+
+/// Most feasible designs drawn as background points in the plot (evenly spaced by index).
+const PLOT_MAX_POINTS: usize = 1500;
+
+/// `report.html`: the Pareto scatter with the catalog chips, the frontier, rejections, figures.
+pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String, ExploreError> {
+    let mut page = Page::new(&format!("tokenfab explore: {}", s.space));
+    page.paragraph(&format!(
+        "{} designs in the space, {} evaluated, {} meet every limit and SLO, {} on the frontier. Workload `{}`: \
+         models {}; TTFT ≤ {:.0} ms, TPOT ≤ {:.0} ms; weights {}, KV {}. Objectives: output tokens per joule of chip \
+         energy (higher is better) and USD per million output tokens, capex amortized over {} years plus energy at \
+         PUE {} (lower is better). {}",
+        s.designs_total,
+        s.designs_evaluated,
+        s.designs_feasible,
+        s.frontier_size,
+        s.workload.name,
+        s.workload.models.iter().map(|(m, sh)| format!("{m} ({:.0} %)", sh * 100.0)).collect::<Vec<_>>().join(", "),
+        s.workload.ttft_slo_ms,
+        s.workload.tpot_slo_ms,
+        s.workload.weight_dtype,
+        s.workload.kv_dtype,
+        space.figures.cost.amortization_years,
+        space.figures.cost.pue,
+        s.confirmation.note,
+    ));
+    let front = frontier_of(run);
+    let mut points = Vec::new();
+    let n = run.results.len();
+    let step = n.div_ceil(PLOT_MAX_POINTS).max(1);
+    for r in run.results.iter().step_by(step) {
+        points.push(LabeledPoint {
+            x: r.score.usd_per_mtok,
+            y: r.score.tokens_per_joule,
+            label: String::new(),
+            group: 7,
+        });
+    }
+    for (k, &i) in front.iter().enumerate() {
+        let r = &run.results[i];
+        let label = if k == 0 || k + 1 == front.len() || k % 4 == 0 { r.design.id() } else { String::new() };
+        points.push(LabeledPoint { x: r.score.usd_per_mtok, y: r.score.tokens_per_joule, label, group: 1 });
+    }
+    for c in &s.catalog {
+        if let Some(sc) = &c.score
+            && sc.usd_per_mtok.is_finite()
+        {
+            points.push(LabeledPoint { x: sc.usd_per_mtok, y: sc.tokens_per_joule, label: c.chip.clone(), group: 0 });
+        }
+    }
+    page.heading("Pareto frontier");
+    page.paragraph(
+        "Grey: feasible designs (a sample when there are many). Orange: the frontier (labelled every few points). \
+         Blue: catalog chips scored on the same workload with the same model (their capex is the catalog price, \
+         vendor margin included; a custom design's is its manufacturing cost plus NRE share).",
+    );
+    page.scatter(&Scatter {
+        title: "tokens per joule vs USD per million tokens".into(),
+        x_label: "USD per million output tokens".into(),
+        y_label: "output tokens per joule".into(),
+        points,
+    });
+    let rows: Vec<&DesignResult> = front.iter().map(|&i| &run.results[i]).collect();
+    page.heading("Frontier designs");
+    page.table(&designs_table(&rows, &s.confirmation.method)?);
+    page.heading("Catalog chips");
+    page.table(&catalog_table(&s.catalog)?);
+    page.heading("Rejections");
+    let mut rt = Table::new();
+    rt.add("reason", Column::Str(s.rejections.keys().cloned().collect())).map_err(table_err)?;
+    rt.add("designs", Column::I64(s.rejections.values().map(|v| *v as i64).collect())).map_err(table_err)?;
+    rt.add("meaning", Column::Str(s.rejections.keys().map(|k| s.rejection_reasons[k].clone()).collect()))
+        .map_err(table_err)?;
+    page.table(&rt);
+    page.heading("Figures (cost, area, power)");
+    let fr = space.figures.rows();
+    let mut ft = Table::new();
+    ft.add("figure", Column::Str(fr.iter().map(|r| r.0.clone()).collect())).map_err(table_err)?;
+    ft.add("value", Column::F64(fr.iter().map(|r| r.1).collect())).map_err(table_err)?;
+    ft.add("confidence", Column::Str(fr.iter().map(|r| r.3.as_str().to_string()).collect())).map_err(table_err)?;
+    ft.add("source", Column::Str(fr.iter().map(|r| r.2.clone()).collect())).map_err(table_err)?;
+    ft.add("note", Column::Str(fr.iter().map(|r| r.4.clone()).collect())).map_err(table_err)?;
+    page.table(&ft);
+    Ok(page.render())
+}

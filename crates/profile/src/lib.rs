@@ -33,6 +33,7 @@
 //! `tokenfab-profile` owns files, the clock and the command line.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod grid;
 pub mod random;
 pub mod stats;

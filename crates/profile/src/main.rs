@@ -86,6 +86,27 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         device: usize,
     },
+    /// Compare a profile with a reference table shape by shape (Markdown); needs no GPU.
+    Compare {
+        /// Our operator table (e.g. calibration/h100-sxm-profiled-ops.csv).
+        #[arg(long)]
+        ours: PathBuf,
+        /// Reference operator table (e.g. ../shared/calibration/h100-sxm-ops.csv).
+        #[arg(long)]
+        reference: PathBuf,
+        /// Our ceilings table.
+        #[arg(long)]
+        ours_ceilings: Option<PathBuf>,
+        /// Reference ceilings table.
+        #[arg(long)]
+        reference_ceilings: Option<PathBuf>,
+        /// Differences beyond this many percent are listed row by row.
+        #[arg(long, default_value_t = 10.0)]
+        threshold_pct: f64,
+        /// Write the Markdown here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Write the shape grid as a Contract 1 input table (for `tokenfab predict --input`); needs no GPU.
     Grid {
         #[command(flatten)]
@@ -143,6 +164,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 write_atomic(&output, &buf)?;
                 eprintln!("wrote {} cases to {}", cases.len(), output.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Compare { ours, reference, ours_ceilings, reference_ceilings, threshold_pct, output } => {
+            let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+            let c = tokenfab_profile::compare::compare_texts(
+                &ours.display().to_string(),
+                &read(&ours)?,
+                &reference.display().to_string(),
+                &read(&reference)?,
+            )?;
+            let mut md = format!(
+                "## {} vs {}\n\n{}",
+                ours.display(),
+                reference.display(),
+                tokenfab_profile::compare::markdown(&c, threshold_pct)
+            );
+            match (ours_ceilings, reference_ceilings) {
+                (Some(o), Some(r)) => {
+                    let parse = |p: &Path| -> anyhow::Result<_> {
+                        Ok(tokenfab_perf::calib::parse_ceilings(&p.display().to_string(), &read(p)?)?)
+                    };
+                    md.push_str(&format!(
+                        "\n## Ceilings\n\n{}",
+                        tokenfab_profile::compare::ceilings_markdown(&parse(&o)?, &parse(&r)?)
+                    ));
+                }
+                (None, None) => {}
+                _ => anyhow::bail!("--ours-ceilings and --reference-ceilings go together"),
+            }
+            match output {
+                Some(p) => write_atomic(&p, md.as_bytes())?,
+                None => print!("{md}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -17,7 +17,8 @@
 #   run(command="crates/profile/run-on-h100.sh run $OUT/calibration",
 #       carry=["target/release/tokenfab-profile"])
 # The tables come back under files_at: calibration/h100-sxm-profiled-ops.csv (GEMM + MoE),
-# -ceilings.csv, and -attn-nvrtc.csv (attention through the NVRTC fallback kernels).
+# -ceilings.csv, -attn-nvrtc.csv (attention through the NVRTC fallback kernels), and
+# -compare.md / -attn-nvrtc-compare.md (shape-by-shape comparison with calibration/h100-sxm-*.csv).
 #
 # Environment
 #   TOKENFAB_PROFILE_BIN   binary to run (default: target/release/tokenfab-profile)
@@ -63,7 +64,19 @@ case "${1:-}" in
         out="${2:-calibration}"
         extra=()
         [ "$1" = quick ] && extra=(--quick --sustain-s 2 --idle-s 2)
-        "$BIN" run --out-dir "$out" --name "$NAME" "${extra[@]}"
+        rc=0
+        "$BIN" run --out-dir "$out" --name "$NAME" "${extra[@]}" || rc=$?
+        # Compare with the reference tables (the repository's copy of ../shared/calibration).
+        if [ -f "$out/$NAME-ops.csv" ] && [ -f "$out/$NAME-ceilings.csv" ]; then
+            "$BIN" compare --ours "$out/$NAME-ops.csv" --reference calibration/h100-sxm-ops.csv \
+                --ours-ceilings "$out/$NAME-ceilings.csv" --reference-ceilings calibration/h100-sxm-ceilings.csv \
+                --output "$out/$NAME-compare.md" && cat "$out/$NAME-compare.md"
+        fi
+        if [ -f "$out/$NAME-attn-nvrtc.csv" ]; then
+            "$BIN" compare --ours "$out/$NAME-attn-nvrtc.csv" --reference calibration/h100-sxm-ops.csv \
+                --output "$out/$NAME-attn-nvrtc-compare.md"
+        fi
+        exit "$rc"
         ;;
     *)
         sed -n '2,30p' "$0"

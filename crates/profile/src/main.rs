@@ -272,7 +272,7 @@ fn probe(device: usize, check: bool) -> anyhow::Result<ExitCode> {
         println!("{k}: {v}");
     }
     if check {
-        for line in gpu.self_check()? {
+        for line in gpu.self_check(tokenfab_profile::grid::Families::default())? {
             println!("{line}");
         }
     }
@@ -303,10 +303,18 @@ fn measure(
     mut prov: Provenance,
 ) -> anyhow::Result<ExitCode> {
     use tokenfab_profile::gpu::{Gpu, measure_all};
+    use tokenfab_profile::grid::OpCase;
     use tokenfab_profile::table::{write_ceilings_csv, write_ops_csv};
     let gpu = Gpu::open(settings)?;
     if self_check {
-        for line in gpu.self_check().context("the kernels disagree with the CPU reference; nothing was measured")? {
+        let families = tokenfab_profile::grid::Families {
+            gemm: true,
+            attention: cases.iter().any(|c| matches!(c, OpCase::AttnPrefill { .. } | OpCase::AttnDecode { .. })),
+            moe: cases.iter().any(|c| matches!(c, OpCase::MoeFfn { .. })),
+        };
+        for line in
+            gpu.self_check(families).context("the kernels disagree with the CPU reference; nothing was measured")?
+        {
             eprintln!("{line}");
         }
         prov.push("self_check", "passed (every timed kernel matched a CPU reference on small shapes)");
@@ -315,17 +323,14 @@ fn measure(
     let name = name.map(str::to_string).unwrap_or_else(|| slug(&gpu.info.name));
     eprintln!("profiling {} ({} cases) into {}/{name}-*.csv", gpu.info.name, cases.len(), out_dir.display());
     let mut progress = |s: &str| eprintln!("{s}");
-    let mut ceil_rows = Vec::new();
-    let mut ceil_err = None;
-    if ceilings {
+    let (ceil_rows, ceil_errors) = if ceilings {
         // Ceilings first: the idle-power measure wants a GPU that has not just been busy.
-        match gpu.ceilings(&mut progress) {
-            Ok(r) => ceil_rows = r,
-            Err(e) => {
-                eprintln!("ceilings FAILED: {e}");
-                ceil_err = Some(e);
-            }
-        }
+        gpu.ceilings(&mut progress)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    for (measure, e) in &ceil_errors {
+        eprintln!("ceiling {measure} FAILED: {e}");
     }
     let (rows, failed) = measure_all(&gpu, cases, &mut progress);
     // Attention rows from the NVRTC fallback kernels go to their own table: fitting the perf
@@ -353,12 +358,15 @@ fn measure(
     for p in &written {
         eprintln!("wrote {}", p.display());
     }
-    if failed.is_empty() && ceil_err.is_none() {
+    if failed.is_empty() && ceil_errors.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("{} of {} cases failed:", failed.len(), cases.len());
+    eprintln!("{} of {} cases and {} ceiling measures failed:", failed.len(), cases.len(), ceil_errors.len());
     for (case, e) in &failed {
         eprintln!("  {case:?}: {e}");
+    }
+    for (measure, e) in &ceil_errors {
+        eprintln!("  {measure}: {e}");
     }
     Ok(ExitCode::from(3))
 }

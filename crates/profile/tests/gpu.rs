@@ -34,7 +34,7 @@ fn self_check_on_gpu() {
             return;
         }
     };
-    let report = gpu.self_check().unwrap();
+    let report = gpu.self_check(tokenfab_profile::grid::Families::default()).unwrap();
     for line in &report {
         println!("{line}");
     }

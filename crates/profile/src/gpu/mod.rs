@@ -75,7 +75,7 @@ pub struct Gpu {
     workspace: CudaSlice<u8>,
     flush: CudaSlice<u8>,
     scale: CudaSlice<f32>,
-    funcs: BTreeMap<&'static str, CudaFunction>,
+    funcs: Result<BTreeMap<&'static str, CudaFunction>, String>,
     power: Result<power::Power, String>,
     /// What the device is.
     pub info: DeviceInfo,
@@ -140,22 +140,33 @@ impl Gpu {
             lt,
             workspace,
             flush,
-            funcs: BTreeMap::new(),
+            funcs: Err("not loaded".into()),
             power: Err(String::new()),
             info: DeviceInfo { name, compute_capability, sms, memory_bytes, uuid },
             settings: settings.clone(),
         };
+        // Without NVRTC kernels the GEMM measures still work; attention and MoE cases then fail
+        // one by one with this error.
+        match gpu.load_kernels() {
+            Ok(funcs) => gpu.funcs = Ok(funcs),
+            Err(e) => gpu.funcs = Err(e.to_string()),
+        }
+        gpu.power = power::Power::open(&gpu.info.uuid).map_err(|e| e.to_string());
+        Ok(gpu)
+    }
+
+    fn load_kernels(&self) -> Result<BTreeMap<&'static str, CudaFunction>, ProfileError> {
         let ptx = cudarc::nvrtc::compile_ptx_with_opts(
             kernels::SOURCE,
             cudarc::nvrtc::CompileOptions { name: Some("tokenfab_profile_kernels.cu".into()), ..Default::default() },
         )
         .map_err(|e| ProfileError::Cuda { call: "nvrtcCompileProgram".into(), detail: format!("{e:?}") })?;
-        let module = ck("cuModuleLoadData", gpu.ctx.load_module(ptx))?;
+        let module = ck("cuModuleLoadData", self.ctx.load_module(ptx))?;
+        let mut funcs = BTreeMap::new();
         for name in kernels::NAMES {
-            gpu.funcs.insert(name, ck(&format!("cuModuleGetFunction({name})"), module.load_function(name))?);
+            funcs.insert(name, ck(&format!("cuModuleGetFunction({name})"), module.load_function(name))?);
         }
-        gpu.power = power::Power::open(&gpu.info.uuid).map_err(|e| e.to_string());
-        Ok(gpu)
+        Ok(funcs)
     }
 
     /// NVML, or why it is unavailable.
@@ -288,9 +299,16 @@ impl Gpu {
     }
 
     fn func(&self, name: &str) -> Result<&CudaFunction, ProfileError> {
-        self.funcs
-            .get(name)
-            .ok_or_else(|| ProfileError::Cuda { call: format!("kernel {name}"), detail: "not loaded".into() })
+        match &self.funcs {
+            Ok(f) => f.get(name).ok_or_else(|| ProfileError::Cuda {
+                call: format!("kernel {name}"),
+                detail: "not in the module".into(),
+            }),
+            Err(e) => Err(ProfileError::Cuda {
+                call: format!("kernel {name}"),
+                detail: format!("NVRTC kernels unavailable: {e}"),
+            }),
+        }
     }
 
     /// Measures one case; returns (backend, median ms).
@@ -512,64 +530,103 @@ impl Gpu {
     }
 
     /// The ceilings table: copy bandwidth, 8192³ GEMM rates, idle power, sustained power / clock /
-    /// rate for bf16 and fp8 GEMMs and a 1 GiB copy, power limit and maximum SM clock.
-    pub fn ceilings(&self, progress: &mut dyn FnMut(&str)) -> Result<Vec<Ceiling>, ProfileError> {
+    /// rate for bf16 and fp8 GEMMs and a 1 GiB copy, power limit and maximum SM clock. Each
+    /// measure is independent: one that fails is reported in the second list and the rest go on.
+    pub fn ceilings(&self, progress: &mut dyn FnMut(&str)) -> (Vec<Ceiling>, Vec<(String, ProfileError)>) {
         let mut out = Vec::new();
+        let mut errors = Vec::new();
         let c = |measure: &str, value: f64, unit: &str, how: &str| Ceiling {
             measure: measure.into(),
             value,
             unit: unit.into(),
             how: how.into(),
         };
+        let power = self.settings.sustain_s > 0.0 && self.power().is_ok();
         let sustain_s = self.settings.sustain_s;
-        if sustain_s > 0.0 && self.power().is_ok() {
-            progress("idle power");
-            let w = self.idle_power_w(self.settings.idle_s)?;
-            out.push(c("idle_power", w, "W", &format!("NVML energy counter over {} s idle", self.settings.idle_s)));
+        let mut step = |name: &str, f: &mut dyn FnMut() -> Result<Vec<Ceiling>, ProfileError>| {
+            progress(name);
+            match f() {
+                Ok(rows) => {
+                    for r in rows {
+                        if r.value.is_finite() {
+                            out.push(r);
+                        } else {
+                            errors.push((
+                                r.measure.clone(),
+                                ProfileError::Invalid(format!("{} is not finite", r.measure)),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => errors.push((name.to_string(), e)),
+            }
+        };
+        if power {
+            step("idle power", &mut || {
+                let w = self.idle_power_w(self.settings.idle_s)?;
+                Ok(vec![c("idle_power", w, "W", &format!("NVML energy counter over {} s idle", self.settings.idle_s))])
+            });
         }
-        progress("copy bandwidth");
         let bytes = 1usize << 30;
-        out.push(c(
-            "copy_bandwidth_burst",
-            self.copy_bandwidth_tbps(bytes)?,
-            "TB/s",
-            "1 GiB device-to-device copy, bytes read+written, median of repeats",
-        ));
+        step("copy bandwidth", &mut || {
+            Ok(vec![c(
+                "copy_bandwidth_burst",
+                self.copy_bandwidth_tbps(bytes)?,
+                "TB/s",
+                "1 GiB device-to-device copy, bytes read+written, median of repeats",
+            )])
+        });
         let n = 8192u64;
         let flop = 2.0 * (n * n * n) as f64;
         for dtype in [Dtype::Bf16, Dtype::Fp8] {
             let name = format!("gemm_{}_8192", dtype.as_str());
-            progress(&name);
-            let g = self.gemm_setup(dtype, n, n, n)?;
-            let ms = self.median_ms(&mut || self.gemm_launch(&g))?;
-            out.push(c(
-                &format!("{name}_burst"),
-                flop / (ms * 1e-3) / 1e12,
-                "TFLOP/s",
-                "8192^3 cuBLASLt GEMM on random data, median of repeats (short bursts, before power capping)",
-            ));
-            if sustain_s > 0.0 && self.power().is_ok() {
-                let s = self.sustain(sustain_s, ms * 1e-3, &mut || self.gemm_launch(&g))?;
-                self.push_sustained(&mut out, &name, &s, flop / 1e12, "TFLOP/s", "work done");
-            }
+            step(&name, &mut || {
+                let g = self.gemm_setup(dtype, n, n, n)?;
+                let ms = self.median_ms(&mut || self.gemm_launch(&g))?;
+                let mut rows = vec![c(
+                    &format!("{name}_burst"),
+                    flop / (ms * 1e-3) / 1e12,
+                    "TFLOP/s",
+                    "8192^3 cuBLASLt GEMM on random data, median of repeats (short bursts, before power capping)",
+                )];
+                if power {
+                    let s = self.sustain(sustain_s, ms * 1e-3, &mut || self.gemm_launch(&g))?;
+                    self.push_sustained(&mut rows, &name, &s, flop / 1e12, "TFLOP/s", "work done");
+                }
+                Ok(rows)
+            });
         }
-        if sustain_s > 0.0 && self.power().is_ok() {
-            progress("sustained copy");
-            let src = self.random("copy src", Dtype::Bf16, bytes, 14)?;
-            let dst = self.alloc("copy dst", bytes)?;
-            let (s, d) = (self.ptr(&src), self.ptr(&dst));
-            let est = 2.0 * bytes as f64 / 3e12;
-            let r = self.sustain(sustain_s, est, &mut || {
-                // SAFETY: both buffers are `bytes` long.
-                ck("cuMemcpyDtoDAsync", unsafe { dres::memcpy_dtod_async(d, s, bytes, self.cu_stream()) })
-            })?;
-            self.push_sustained(&mut out, "d2d_copy_1GiB", &r, 2.0 * bytes as f64 / 1e12, "TB/s", "bytes read+written");
+        if power {
+            step("sustained copy", &mut || {
+                let src = self.random("copy src", Dtype::Bf16, bytes, 14)?;
+                let dst = self.alloc("copy dst", bytes)?;
+                let (s, d) = (self.ptr(&src), self.ptr(&dst));
+                let est = 2.0 * bytes as f64 / 3e12;
+                let r = self.sustain(sustain_s, est, &mut || {
+                    // SAFETY: both buffers are `bytes` long.
+                    ck("cuMemcpyDtoDAsync", unsafe { dres::memcpy_dtod_async(d, s, bytes, self.cu_stream()) })
+                })?;
+                let mut rows = Vec::new();
+                self.push_sustained(
+                    &mut rows,
+                    "d2d_copy_1GiB",
+                    &r,
+                    2.0 * bytes as f64 / 1e12,
+                    "TB/s",
+                    "bytes read+written",
+                );
+                Ok(rows)
+            });
         }
         if let Ok(p) = self.power() {
-            out.push(c("power_limit", p.power_limit_w()?, "W", "NVML enforced power limit"));
-            out.push(c("max_sm_clock", f64::from(p.max_clocks_mhz()?.0), "MHz", "NVML max SM clock"));
+            step("power limit and clocks", &mut || {
+                Ok(vec![
+                    c("power_limit", p.power_limit_w()?, "W", "NVML enforced power limit"),
+                    c("max_sm_clock", f64::from(p.max_clocks_mhz()?.0), "MHz", "NVML max SM clock"),
+                ])
+            });
         }
-        Ok(out)
+        (out, errors)
     }
 
     fn push_sustained(&self, out: &mut Vec<Ceiling>, name: &str, s: &Sustained, work: f64, unit: &str, what: &str) {
@@ -627,6 +684,9 @@ impl Gpu {
         if unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut a, &mut b) } == cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS
         {
             prov.push("nvrtc", format!("{a}.{b}"));
+        }
+        if let Err(e) = &self.funcs {
+            prov.push("nvrtc_kernels", format!("unavailable ({e}): attention and MoE cases were not measured"));
         }
         match self.power() {
             Ok(p) => {

@@ -216,6 +216,17 @@ fn native_dtype(cfg: &Value, root: &Value) -> Dtype {
         if all.contains("fp8") || all.contains("e4m3") {
             return Dtype::Fp8;
         }
+        // compressed-tensors (e.g. Kimi-K2.5's INT4 experts): the weights' bit width decides.
+        // 4-bit integers take the same half byte as fp4; 8-bit the byte of fp8.
+        let bits = q
+            .get("config_groups")
+            .and_then(Value::as_object)
+            .and_then(|g| g.values().find_map(|grp| grp.get("weights")?.get("num_bits")?.as_u64()));
+        match bits {
+            Some(4) => return Dtype::Fp4,
+            Some(8) => return Dtype::Fp8,
+            _ => {}
+        }
     }
     match cfg.get("torch_dtype").or_else(|| cfg.get("dtype")).and_then(Value::as_str) {
         Some("float16") => Dtype::Fp16,

@@ -64,6 +64,12 @@ pub struct ShardFile {
     pub space: String,
     /// Digest of the space file and figures.
     pub space_digest: String,
+    /// Where the space came from.
+    pub space_origin: String,
+    /// The space file's text (so `merge` needs nothing but the shard files).
+    pub space_toml: String,
+    /// Catalog ids of the models the workload resolved to.
+    pub models: Vec<String>,
     /// Seed of the run.
     pub seed: u64,
     /// Which shard (0/1 for a whole or merged run).
@@ -92,6 +98,26 @@ pub struct Explorer<'a> {
 }
 
 impl<'a> Explorer<'a> {
+    /// Checks that a shard file was produced from this space and resolves to the same models
+    /// in this catalog (a different `--catalog` would silently change the numbers).
+    pub fn check_shard(&self, s: &ShardFile) -> Result<(), ExploreError> {
+        let models: Vec<String> = self.workload.models.iter().map(|(m, _)| m.id.clone()).collect();
+        if s.space_digest != self.space.digest() {
+            return Err(ExploreError::Merge(format!(
+                "shard files were made from space digest {}, but their embedded space now gives {} (different tokenfab version?)",
+                s.space_digest,
+                self.space.digest()
+            )));
+        }
+        if s.models != models {
+            return Err(ExploreError::Merge(format!(
+                "shard files used models {:?}, this catalog resolves the workload to {:?}",
+                s.models, models
+            )));
+        }
+        Ok(())
+    }
+
     /// Resolves the space's workload in the catalog.
     pub fn new(space: &'a Space, catalog: &'a Catalog) -> Result<Explorer<'a>, ExploreError> {
         let workload = Workload::resolve(&space.file.workload, catalog)
@@ -141,6 +167,9 @@ impl<'a> Explorer<'a> {
             format: SHARD_FORMAT.into(),
             space: self.space.file.name.clone(),
             space_digest: self.space.digest(),
+            space_origin: self.space.origin.clone(),
+            space_toml: self.space.text.clone(),
+            models: self.workload.models.iter().map(|(m, _)| m.id.clone()).collect(),
             seed,
             shard,
             designs_total: self.space.size(),
@@ -251,7 +280,8 @@ pub fn merge(mut shards: Vec<ShardFile>) -> Result<ShardFile, ExploreError> {
                 s.shard.index, s.shard.count, s.format
             )));
         }
-        if s.space_digest != first.space_digest || s.seed != first.seed || s.shard.count != n {
+        if s.space_digest != first.space_digest || s.seed != first.seed || s.shard.count != n || s.models != first.models
+        {
             return Err(bad(format!(
                 "shard {}/{} (space {} {}, seed {}) does not belong with shard {}/{} (space {} {}, seed {})",
                 s.shard.index,
@@ -295,6 +325,9 @@ pub fn merge(mut shards: Vec<ShardFile>) -> Result<ShardFile, ExploreError> {
         format: SHARD_FORMAT.into(),
         space: first.space,
         space_digest: first.space_digest,
+        space_origin: first.space_origin,
+        space_toml: first.space_toml,
+        models: first.models,
         seed: first.seed,
         shard: Shard::ALL,
         designs_total: first.designs_total,

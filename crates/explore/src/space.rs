@@ -181,6 +181,8 @@ pub struct Space {
     pub figures: Figures,
     /// Where it came from (`builtin:custom-asic` or a path).
     pub origin: String,
+    /// The file's text, kept so shard files and `run.toml` can reproduce the run.
+    pub text: String,
 }
 
 impl Space {
@@ -204,7 +206,7 @@ impl Space {
         let figures = Figures::defaults()
             .with_overrides(&file.figures, &file.memory)
             .map_err(|problems| ExploreError::Space { origin: origin.into(), problems })?;
-        let space = Space { file, figures, origin: origin.into() };
+        let space = Space { file, figures, origin: origin.into(), text: text.to_string() };
         let problems = space.validate();
         if problems.is_empty() { Ok(space) } else { Err(ExploreError::Space { origin: origin.into(), problems }) }
     }

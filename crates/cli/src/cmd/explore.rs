@@ -1,27 +1,177 @@
-//! `tokenfab explore` and `tokenfab merge` (being built: see the open issue).
+//! `tokenfab explore` and `tokenfab merge`: custom-accelerator design-space exploration.
+//!
+//! `explore [SPACE.toml]` evaluates a design space (the built-in `custom-asic` without a file)
+//! and writes `summary.json`, `pareto.csv`/`.parquet`, `designs.csv`/`.parquet`,
+//! `catalog.csv`/`.parquet`, `report.html` and `run.toml` into `--out`. With `--shard I/N` it
+//! evaluates every N-th design starting at I and writes only `shard-I-of-N.json`; `merge`
+//! joins such files and writes the same outputs a single run would.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 use tokenfab_catalog::Catalog;
+use tokenfab_explore::output::{self, Confirmation};
+use tokenfab_explore::run::frontier_of;
+use tokenfab_explore::{Explorer, Shard, ShardFile, Space};
+use tokenfab_report::{RunRecord, write_atomic, write_table};
 
 /// Flags of `tokenfab explore`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Arguments (not yet parsed).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// Design-space file (TOML); without it, the built-in space `custom-asic`.
+    #[arg(value_name = "SPACE.toml")]
+    space: Option<PathBuf>,
+    /// Output directory (default: `explore-<space name>`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Evaluate only shard I of N (0-based) and write `shard-I-of-N.json`; join with `merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Seed (used when the space samples designs with `[search] sample`).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 /// Flags of `tokenfab merge`.
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// Arguments (not yet parsed).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// Shard files, or directories holding `shard-*.json` files.
+    #[arg(value_name = "DIR", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output directory for the merged results.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
-pub fn run(_catalog: &Catalog, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`tokenfab explore` is not available in this build yet")
+pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
+    let space = match &args.space {
+        Some(path) => {
+            let text = crate::io::read_text(path)?;
+            Space::from_toml(&path.display().to_string(), &text)?
+        }
+        None => Space::builtin()?,
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("explore-{}", space.file.name)));
+    let explorer = Explorer::new(&space, catalog)?;
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let n = explorer.shard_len(args.seed, shard);
+    let bar = progress_bar(n);
+    let t0 = Instant::now();
+    let result = explorer.run(args.seed, shard, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "explore: space {} ({} designs), shard {}/{}: {} evaluated in {secs:.1} s, {} feasible",
+        space.file.name,
+        result.designs_total,
+        shard.index,
+        shard.count,
+        result.designs_evaluated,
+        result.results.len()
+    );
+    if args.shard.is_some() {
+        let path = out.join(format!("shard-{}-of-{}.json", shard.index, shard.count));
+        let json = serde_json::to_string(&result).context("cannot serialize the shard")?;
+        write_atomic(&path, json.as_bytes())?;
+        eprintln!("wrote {}; join all shards with `tokenfab merge {} --out DIR`", path.display(), out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    write_outputs(&out, &explorer, &result, "explore")?;
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn merge(_catalog: &Catalog, _args: MergeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`tokenfab merge` is not available in this build yet")
+pub fn merge(catalog: &Catalog, args: MergeArgs) -> Result<ExitCode> {
+    let mut files = Vec::new();
+    for input in &args.inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("shard-") && n.ends_with(".json"))
+                })
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{}: no shard-*.json files in this directory", input.display());
+            }
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    let mut shards = Vec::with_capacity(files.len());
+    for f in &files {
+        let text = crate::io::read_text(f)?;
+        let s: ShardFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a tokenfab explore shard file", f.display()))?;
+        shards.push(s);
+    }
+    let merged = tokenfab_explore::merge(shards)?;
+    let space = Space::from_toml(&merged.space_origin, &merged.space_toml)?;
+    let explorer = Explorer::new(&space, catalog)?;
+    explorer.check_shard(&merged)?;
+    eprintln!(
+        "merge: {} shard files, {} designs evaluated, {} feasible",
+        files.len(),
+        merged.designs_evaluated,
+        merged.results.len()
+    );
+    write_outputs(&args.out, &explorer, &merged, "merge")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(n: u64) -> ProgressBar {
+    // Drawn on stderr only when it is a terminal (indicatif hides it otherwise).
+    let bar = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} designs {pos}/{len} [{elapsed_precise}] {wide_bar} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn write_outputs(out: &Path, explorer: &Explorer, run: &ShardFile, command: &str) -> Result<()> {
+    let space = explorer.space;
+    let catalog_scores = explorer.catalog_scores();
+    let confirmation = Confirmation::analytic();
+    let summary = output::summary(space, &explorer.workload, run, &catalog_scores, confirmation);
+    write_atomic(&out.join("summary.json"), tokenfab_report::summary_json(&summary)?.as_bytes())?;
+    let front = frontier_of(run);
+    let front_rows: Vec<_> = front.iter().map(|&i| &run.results[i]).collect();
+    write_table(out, "pareto", &output::designs_table(&front_rows, &summary.confirmation.method)?)?;
+    let all: Vec<_> = run.results.iter().collect();
+    write_table(out, "designs", &output::designs_table(&all, &summary.confirmation.method)?)?;
+    write_table(out, "catalog", &output::catalog_table(&catalog_scores)?)?;
+    write_atomic(&out.join("report.html"), output::report_html(space, run, &summary)?.as_bytes())?;
+    let mut inputs = toml::Table::new();
+    inputs.insert("space".into(), toml::Value::String(space.file.name.clone()));
+    inputs.insert("space_origin".into(), toml::Value::String(space.origin.clone()));
+    inputs.insert("space_digest".into(), toml::Value::String(run.space_digest.clone()));
+    inputs.insert(
+        "models".into(),
+        toml::Value::Array(run.models.iter().map(|m| toml::Value::String(m.clone())).collect()),
+    );
+    inputs.insert("space_toml".into(), toml::Value::String(space.text.clone()));
+    let record = RunRecord {
+        command: command.into(),
+        tokenfab_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: option_env!("TOKENFAB_GIT_REVISION").map(String::from),
+        seed: run.seed,
+        inputs,
+    };
+    write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;
+    eprintln!(
+        "wrote {}: {} on the frontier ({}), summary.json, pareto.csv/.parquet, designs.csv/.parquet, \
+         catalog.csv/.parquet, report.html, run.toml",
+        out.display(),
+        front.len(),
+        summary.confirmation.method
+    );
+    Ok(())
 }

@@ -90,6 +90,9 @@ pub struct Settings {
     /// cuBLASLt fp8 fast accumulation (`CUBLASLT_MATMUL_DESC_FAST_ACCUM`); off matches PyTorch's
     /// `torch._scaled_mm` default.
     pub fp8_fast_accum: bool,
+    /// Time every algorithm cuBLASLt's heuristic proposes (up to 8) and keep the fastest, instead
+    /// of its first choice (what PyTorch and plain cuBLASLt callers get).
+    pub gemm_autotune: bool,
     /// Seconds of back-to-back work for each sustained power measure (0 skips power measures).
     pub sustain_s: f64,
     /// Seconds of idle for the idle-power measure.
@@ -107,6 +110,7 @@ impl Default for Settings {
             case_budget_s: 2.0,
             flush_l2: true,
             fp8_fast_accum: false,
+            gemm_autotune: false,
             sustain_s: 6.0,
             idle_s: 4.0,
             seed: 0,

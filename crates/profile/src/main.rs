@@ -61,6 +61,10 @@ enum Cmd {
         /// Enable cuBLASLt fp8 fast accumulation.
         #[arg(long)]
         fp8_fast_accum: bool,
+        /// Time up to 8 cuBLASLt algorithms per GEMM shape and keep the fastest (backend
+        /// `cublaslt-autotune`) instead of the heuristic's first choice.
+        #[arg(long)]
+        gemm_autotune: bool,
         /// Seconds of back-to-back work per sustained power measure (0 skips power).
         #[arg(long, default_value_t = 6.0)]
         sustain_s: f64,
@@ -213,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             case_budget_s,
             no_l2_flush,
             fp8_fast_accum,
+            gemm_autotune,
             sustain_s,
             idle_s,
             seed,
@@ -228,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 case_budget_s,
                 flush_l2: !no_l2_flush,
                 fp8_fast_accum,
+                gemm_autotune,
                 sustain_s,
                 idle_s,
                 seed,

@@ -12,6 +12,9 @@ use cudarc::cublaslt::{result, sys};
 use std::ffi::c_void;
 use std::mem::size_of;
 
+/// Algorithms requested from the heuristic (the first is what a plain cuBLASLt call would use).
+const MAX_ALGOS: usize = 8;
+
 /// One prepared (possibly strided-batched) matmul.
 pub struct LtMatmul {
     handle: sys::cublasLtHandle_t,
@@ -19,7 +22,9 @@ pub struct LtMatmul {
     a: sys::cublasLtMatrixLayout_t,
     b: sys::cublasLtMatrixLayout_t,
     c: sys::cublasLtMatrixLayout_t,
-    algo: sys::cublasLtMatmulAlgo_t,
+    /// Algorithms the heuristic proposed, best first (at least one).
+    algos: Vec<sys::cublasLtMatmulAlgo_t>,
+    selected: usize,
     workspace: u64,
     workspace_bytes: usize,
 }
@@ -116,8 +121,8 @@ impl LtMatmul {
             a: std::ptr::null_mut(),
             b: std::ptr::null_mut(),
             c: std::ptr::null_mut(),
-            // SAFETY: cublasLtMatmulAlgo_t is plain data; it is overwritten by the heuristic below.
-            algo: unsafe { std::mem::zeroed() },
+            algos: Vec::new(),
+            selected: 0,
             workspace,
             workspace_bytes,
         };
@@ -146,14 +151,49 @@ impl LtMatmul {
                 size_of::<usize>(),
             )
         };
-        // SAFETY: every handle is live; C and D share a layout (D = C, beta = 0).
-        let heur =
-            set.and_then(|_| unsafe { result::get_matmul_algo_heuristic(handle, desc, mm.a, mm.b, mm.c, mm.c, pref) });
+        let heur = set.map_err(|e| e.0).and_then(|_| {
+            // SAFETY: cublasLtMatmulHeuristicResult_t is plain data, filled by the call below.
+            let mut results: Vec<sys::cublasLtMatmulHeuristicResult_t> =
+                (0..MAX_ALGOS).map(|_| unsafe { std::mem::zeroed() }).collect();
+            let mut count: std::ffi::c_int = 0;
+            // SAFETY: every handle is live; C and D share a layout (D = C, beta = 0); the result
+            // array holds MAX_ALGOS entries.
+            let status = unsafe {
+                sys::cublasLtMatmulAlgoGetHeuristic(
+                    handle,
+                    desc,
+                    mm.a,
+                    mm.b,
+                    mm.c,
+                    mm.c,
+                    pref,
+                    MAX_ALGOS as std::ffi::c_int,
+                    results.as_mut_ptr(),
+                    &mut count,
+                )
+            };
+            status.result().map_err(|e| e.0)?;
+            results.truncate(count.max(0) as usize);
+            Ok(results)
+        });
         // SAFETY: pref was created above and is not used after this.
         let destroyed = unsafe { result::destroy_matmul_pref(pref) };
-        let heur = ck("cublasLtMatmulAlgoGetHeuristic", heur)?;
+        let heur = heur.map_err(|status| ProfileError::Cuda {
+            call: "cublasLtMatmulAlgoGetHeuristic".into(),
+            detail: format!("{status:?}"),
+        })?;
         ck("cublasLtMatmulPreferenceDestroy", destroyed)?;
-        mm.algo = heur.algo;
+        mm.algos = heur
+            .iter()
+            .filter(|h| h.state == sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS && h.workspaceSize <= workspace_bytes)
+            .map(|h| h.algo)
+            .collect();
+        if mm.algos.is_empty() {
+            return Err(ProfileError::Cuda {
+                call: "cublasLtMatmulAlgoGetHeuristic".into(),
+                detail: "CUBLAS_STATUS_NOT_SUPPORTED (no algorithm for this configuration)".into(),
+            });
+        }
         Ok(mm)
     }
 
@@ -178,13 +218,25 @@ impl LtMatmul {
                 self.c,
                 c as *mut c_void,
                 self.c,
-                &self.algo,
+                &self.algos[self.selected],
                 self.workspace as *mut c_void,
                 self.workspace_bytes,
                 stream,
             )
         };
         ck("cublasLtMatmul", r)
+    }
+}
+
+impl LtMatmul {
+    /// How many algorithms the heuristic proposed (usable with this workspace).
+    pub fn algo_count(&self) -> usize {
+        self.algos.len()
+    }
+
+    /// Launches use the heuristic's `i`-th proposal from now on (0 is its first choice).
+    pub fn select(&mut self, i: usize) {
+        self.selected = i.min(self.algos.len().saturating_sub(1));
     }
 }
 

@@ -12,8 +12,19 @@
 //! ```
 //!
 //! Every hardware figure is a [`Fact`]: a value, the `source` it came from and a
-//! [`Confidence`] (`official`, `reported`, `estimate`). An estimate says why in `note`.
-//! Model architectures come from public `config.json` files; each model records that source.
+//! [`Confidence`] (`official`, `reported`, `estimate`). An estimate says why in `note`; the loader
+//! rejects one that does not. [`Chip::figures`] (and the same on systems and fabrics) lists every
+//! figure with its unit, for audits and `tokenfab catalog show`.
+//! Model architectures come from public `config.json` files; each model records that source, and
+//! [`import_hf_config`] turns any Hugging Face config into a [`Model`]:
+//!
+//! ```
+//! let cfg = r#"{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+//!     "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}"#;
+//! let m = tokenfab_catalog::import_hf_config("config.json", cfg, "my-llama", "local").unwrap();
+//! assert!((m.total_params() / 1e9 - 8.03).abs() < 0.01);
+//! assert_eq!(m.kv_bytes_per_token(tokenfab_catalog::Dtype::Bf16), 131072.0);
+//! ```
 //!
 //! ```
 //! let catalog = tokenfab_catalog::Catalog::builtin();

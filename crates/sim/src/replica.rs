@@ -9,7 +9,7 @@ use crate::cost::FxHasher;
 use crate::deploy::Role;
 use crate::engine::{EngineProfile, Schedule};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use tokenfab_perf::BatchShape;
 
@@ -69,10 +69,12 @@ pub(crate) struct StepOutcome {
     pub decode_tokens: u32,
 }
 
+/// Cached prefix blocks with least-recently-used eviction. Each entry carries a unique use
+/// stamp; when the table grows 25 % past its capacity the oldest entries are evicted in one
+/// batch (amortized O(1) per block, deterministic because stamps are unique).
 #[derive(Debug, Clone, Default)]
 struct PrefixCache {
     map: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
-    lru: BTreeMap<u64, u64>,
     clock: u64,
     cap: usize,
 }
@@ -81,14 +83,13 @@ impl PrefixCache {
     fn matched(&mut self, hashes: &[u64]) -> usize {
         let mut n = 0;
         for h in hashes {
-            if let Some(t) = self.map.get_mut(h) {
-                self.clock += 1;
-                self.lru.remove(t);
-                *t = self.clock;
-                self.lru.insert(self.clock, *h);
-                n += 1;
-            } else {
-                break;
+            match self.map.get_mut(h) {
+                Some(t) => {
+                    self.clock += 1;
+                    *t = self.clock;
+                    n += 1;
+                }
+                None => break,
             }
         }
         n
@@ -97,19 +98,18 @@ impl PrefixCache {
         hashes.iter().take_while(|h| self.map.contains_key(h)).count()
     }
     fn insert(&mut self, hashes: &[u64]) {
+        if self.cap == 0 {
+            return;
+        }
         for h in hashes {
             self.clock += 1;
-            if let Some(t) = self.map.get_mut(h) {
-                self.lru.remove(t);
-                *t = self.clock;
-            } else {
-                self.map.insert(*h, self.clock);
-            }
-            self.lru.insert(self.clock, *h);
+            self.map.insert(*h, self.clock);
         }
-        while self.map.len() > self.cap {
-            let Some((_, h)) = self.lru.pop_first() else { break };
-            self.map.remove(&h);
+        if self.map.len() > self.cap + self.cap / 4 {
+            let mut stamps: Vec<u64> = self.map.values().copied().collect();
+            let cut = stamps.len() - self.cap;
+            let (_, &mut oldest_kept, _) = stamps.select_nth_unstable(cut);
+            self.map.retain(|_, t| *t >= oldest_kept);
         }
     }
 }

@@ -10,13 +10,15 @@
 //! ```
 
 use crate::deploy::{Deployment, DeploymentSpec};
-use crate::load::{ArrivalSpec, SyntheticLoad};
+use crate::load::{ArrivalSpec, LengthSpec, PrefixSpec, SyntheticLoad};
 use crate::metrics::{SimResult, Slo};
 use crate::run::{Arrivals, RouterPolicy};
 use crate::{SimConfig, SimError};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokenfab_catalog::Catalog;
+use tokenfab_workload::spec::{TraceRef, WorkloadRef};
+use tokenfab_workload::{Request, WorkloadSpec};
 
 /// Built-in scenarios: (name, description, TOML text).
 pub const BUILTINS: &[(&str, &str, &str)] = &[
@@ -66,18 +68,49 @@ pub struct Scenario {
     pub output: OutputSpec,
 }
 
-/// The load: a synthetic generator, optionally sized to a fraction of capacity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The load: the simple generator (`input`, `output`, `arrivals`) or a workload from
+/// `tokenfab_workload` (`workload = "builtin:assistant"`, an inline spec, or a trace file),
+/// optionally sized to a fraction of capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSpec {
-    /// The generator.
-    #[serde(flatten)]
-    pub synthetic: SyntheticLoad,
+    /// A workload: `"builtin:NAME"`, `{ trace = "FILE" }` or `{ spec = { ... } }`.
+    #[serde(default)]
+    pub workload: Option<WorkloadRef>,
+    /// Prompt lengths (simple generator).
+    #[serde(default)]
+    pub input: Option<LengthSpec>,
+    /// Output lengths (simple generator).
+    #[serde(default)]
+    pub output: Option<LengthSpec>,
+    /// Arrival process (simple generator); `{ kind = "closed", concurrency = N }` also works
+    /// with a workload (its lengths, arrivals ignored).
+    #[serde(default)]
+    pub arrivals: Option<ArrivalSpec>,
+    /// Stop after this many requests.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// Stop arrivals after this many simulated seconds.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// Shared prompt prefixes (simple generator).
+    #[serde(default)]
+    pub prefix: Option<PrefixSpec>,
     /// Scale open-loop rates so that the offered load is this fraction of the deployment's
-    /// measured capacity (a closed-loop saturation probe on one replica; see docs/SIMULATOR.md).
-    /// The rate given in `arrivals` is then ignored.
+    /// measured capacity (a closed-loop saturation probe on one group; see docs/SIMULATOR.md).
     #[serde(default)]
     pub utilization: Option<f64>,
+}
+
+/// Where requests come from, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The simple generator.
+    Synthetic(SyntheticLoad),
+    /// A workload spec (built-in or inline).
+    Workload(WorkloadSpec),
+    /// A trace file, read by the caller (see [`Resolved::execute`]).
+    Trace(TraceRef),
 }
 
 /// Routing options.
@@ -185,14 +218,19 @@ impl Scenario {
     /// Checks values serde cannot (ranges, combinations).
     pub fn check(&self) -> Result<(), SimError> {
         let f = |field: String, message: String| SimError::Field { field, message };
-        self.load.synthetic.check().map_err(|(k, m)| f(format!("load.{k}"), m))?;
+        self.source()?;
         if let Some(u) = self.load.utilization {
             if !(u > 0.0 && u <= 2.0) {
                 return Err(f("load.utilization".into(), "must be in (0, 2]".into()));
             }
-            if self.load.synthetic.arrivals.concurrency().is_some() {
+            if self.load.arrivals.as_ref().is_some_and(|a| a.concurrency().is_some()) {
                 return Err(f("load.utilization".into(), "applies to open-loop arrivals only".into()));
             }
+        }
+        if let Some(d) = self.load.duration_s
+            && !(d > 0.0 && d.is_finite())
+        {
+            return Err(f("load.duration_s".into(), "must be a finite number > 0".into()));
         }
         if self.router.parallel_groups == 0 {
             return Err(f("router.parallel_groups".into(), "must be at least 1".into()));
@@ -212,6 +250,59 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The request source the load names, checked.
+    pub fn source(&self) -> Result<Source, SimError> {
+        let f = |field: &str, message: String| SimError::Field { field: format!("load.{field}"), message };
+        let l = &self.load;
+        match &l.workload {
+            None => {
+                let (Some(input), Some(output), Some(arrivals)) = (&l.input, &l.output, &l.arrivals) else {
+                    return Err(f(
+                        "workload",
+                        "give either `workload` or all of `input`, `output` and `arrivals`".into(),
+                    ));
+                };
+                let syn = SyntheticLoad {
+                    input: input.clone(),
+                    output: output.clone(),
+                    arrivals: arrivals.clone(),
+                    requests: l.requests,
+                    duration_s: l.duration_s,
+                    prefix: l.prefix.clone(),
+                };
+                syn.check().map_err(|(k, m)| f(&k, m))?;
+                Ok(Source::Synthetic(syn))
+            }
+            Some(w) => {
+                if l.input.is_some() || l.output.is_some() || l.prefix.is_some() {
+                    return Err(f(
+                        "workload",
+                        "`input`, `output` and `prefix` cannot be combined with `workload`".into(),
+                    ));
+                }
+                if let Some(a) = &l.arrivals {
+                    a.check().map_err(|(k, m)| f(&format!("arrivals.{k}"), m))?;
+                    if a.concurrency().is_none() {
+                        return Err(f("arrivals", "with a workload only closed-loop arrivals can be set".into()));
+                    }
+                }
+                if l.requests.is_none() && l.duration_s.is_none() {
+                    return Err(f("requests", "set `requests` or `duration_s` (workloads are endless)".into()));
+                }
+                match w {
+                    WorkloadRef::Trace(t) => Ok(Source::Trace(t.clone())),
+                    other => match other.spec() {
+                        Ok(Some(spec)) => Ok(Source::Workload(spec)),
+                        Ok(None) => Err(f("workload", "no workload spec".into())),
+                        Err(e) => Err(f("workload", e.to_string())),
+                    },
+                }
+            }
+        }
+    }
+}
+
 fn in_file(file: &str, e: SimError) -> SimError {
     match e {
         SimError::Field { field, message } => SimError::Field { field: format!("{file}: {field}"), message },
@@ -228,6 +319,8 @@ pub struct Resolved {
     pub group: Deployment,
     /// The whole deployment.
     pub deployment: Deployment,
+    /// Where requests come from.
+    pub source: Source,
     /// Run settings.
     pub config: SimConfig,
 }
@@ -260,24 +353,121 @@ impl Resolved {
         }
         let group = Deployment::resolve(catalog, &gspec).map_err(|e| in_file(file, e))?;
         let s = scenario;
+        let source = s.source().map_err(|e| in_file(file, e))?;
+        let closed = s.load.arrivals.as_ref().and_then(|a| a.concurrency());
+        let slos = if !s.slo.is_empty() {
+            s.slo.clone()
+        } else if let Source::Workload(w) = &source {
+            w.classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Slo { class: i as u16, ttft_ms: c.slo.ttft_ms, tpot_ms: c.slo.tpot_ms })
+                .collect()
+        } else {
+            SimConfig::default().slos
+        };
         let config = SimConfig {
             router: s.router.policy,
-            arrivals: match s.load.synthetic.arrivals.concurrency() {
+            arrivals: match closed {
                 Some(c) => Arrivals::Closed { concurrency: c.div_ceil(g) },
                 None => Arrivals::Timed,
             },
-            slos: if s.slo.is_empty() { SimConfig::default().slos } else { s.slo.clone() },
+            slos,
             pue: s.facility.pue,
             max_sim_time_ns: crate::time::s_to_ns(s.limits.max_sim_time_s),
             max_engine_iterations: s.limits.max_engine_iterations,
             ..SimConfig::default()
         };
-        Ok(Resolved { scenario: scenario.clone(), group, deployment, config })
+        Ok(Resolved { scenario: scenario.clone(), source, group, deployment, config })
+    }
+
+    fn groups(&self) -> u64 {
+        self.scenario.router.parallel_groups as u64
+    }
+
+    /// Mean offered rate of the whole load before any utilization scaling, requests/s (None
+    /// for closed loops).
+    pub fn base_rate_per_s(&self, trace: Option<&[Request]>) -> Option<f64> {
+        match &self.source {
+            Source::Synthetic(l) => match l.arrivals {
+                ArrivalSpec::Poisson { rate_per_s } | ArrivalSpec::Gamma { rate_per_s, .. } => Some(rate_per_s),
+                ArrivalSpec::Closed { .. } => None,
+            },
+            _ if self.config.arrivals != Arrivals::Timed => None,
+            Source::Workload(w) => Some(w.arrival.mean_rate_per_s()),
+            Source::Trace(_) => {
+                let t = trace?;
+                let span = t.last()?.arrival_ns.saturating_sub(t.first()?.arrival_ns).max(1) as f64 * 1e-9;
+                Some(t.len() as f64 / span)
+            }
+        }
+    }
+
+    /// The request stream of group `gi` with open-loop rates multiplied by `scale` (and split
+    /// over groups). Ids are made unique across groups (`id × groups + gi`).
+    fn stream<'a>(
+        &'a self,
+        gi: u64,
+        seed: u64,
+        scale: f64,
+        trace: Option<&'a [Request]>,
+    ) -> Result<Box<dyn Iterator<Item = Request> + Send + 'a>, SimError> {
+        let g = self.groups();
+        let per_group = self.scenario.load.requests.map(|n| n.div_ceil(g));
+        let horizon = self.scenario.load.duration_s.map(crate::time::s_to_ns).unwrap_or(u64::MAX);
+        let relabel = move |mut r: Request| {
+            r.id = r.id * g + gi;
+            r
+        };
+        let it: Box<dyn Iterator<Item = Request> + Send + 'a> = match &self.source {
+            Source::Synthetic(l) => {
+                let mut l = l.clone();
+                l.arrivals = l.arrivals.scaled(scale / g as f64);
+                l.requests = per_group;
+                Box::new(l.requests(seed).map(relabel))
+            }
+            Source::Workload(w) => {
+                let spec = w.scaled(scale / g as f64);
+                let generator = spec
+                    .generate(seed)
+                    .map_err(|e| SimError::Field { field: "load.workload".into(), message: e.to_string() })?;
+                let closed = self.config.arrivals != Arrivals::Timed;
+                let it = generator.take_while(move |r| closed || r.arrival_ns <= horizon).map(relabel);
+                match per_group {
+                    Some(n) => Box::new(it.take(n as usize)),
+                    None => Box::new(it),
+                }
+            }
+            Source::Trace(t) => {
+                let reqs = trace.ok_or_else(|| SimError::Field {
+                    field: "load.workload.trace".into(),
+                    message: format!("the trace {} must be read by the caller and passed in", t.trace.display()),
+                })?;
+                let t0 = reqs.first().map_or(0, |r| r.arrival_ns);
+                let it = reqs
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| *i as u64 % g == gi)
+                    .map(move |(_, r)| {
+                        let mut r = r.clone();
+                        r.arrival_ns = ((r.arrival_ns - t0.min(r.arrival_ns)) as f64 / scale).round() as u64;
+                        r
+                    })
+                    .take_while(move |r| r.arrival_ns <= horizon)
+                    .map(relabel);
+                match per_group {
+                    Some(n) => Box::new(it.take(n as usize)),
+                    None => Box::new(it),
+                }
+            }
+        };
+        Ok(it)
     }
 
     /// Requests per second one group can sustain: a closed-loop saturation probe on the group's
-    /// deployment (concurrency = its maximum running sequences), deterministic in `seed`.
-    pub fn probe_capacity_rps(&self, seed: u64) -> Result<f64, SimError> {
+    /// deployment (concurrency = its maximum running sequences, 4× that many requests, rate of
+    /// the second half of completions), deterministic in `seed`.
+    pub fn probe_capacity_rps(&self, seed: u64, trace: Option<&[Request]>) -> Result<f64, SimError> {
         let max_running: u64 = self
             .group
             .pools
@@ -291,13 +481,24 @@ impl Resolved {
             })
             .sum();
         let conc = max_running.clamp(1, 4096) as u32;
-        let mut load = self.scenario.load.synthetic.clone();
-        load.arrivals = ArrivalSpec::Closed { concurrency: conc };
-        load.requests = Some(conc as u64 * 4);
-        load.duration_s = None;
+        let n = conc as usize * 4;
         let cfg = SimConfig { arrivals: Arrivals::Closed { concurrency: conc }, ..self.config.clone() };
-        let res = crate::run(&cfg, &self.group, load.requests(seed ^ 0x5eed), seed)?;
-        // Throughput of the second half of completions (past the ramp-up).
+        let reqs: Vec<Request> = match &self.source {
+            Source::Synthetic(l) => {
+                let mut l = l.clone();
+                l.arrivals = ArrivalSpec::Closed { concurrency: conc };
+                l.requests = Some(n as u64);
+                l.duration_s = None;
+                l.requests(seed ^ 0x5eed).collect()
+            }
+            Source::Workload(w) => w
+                .generate(seed ^ 0x5eed)
+                .map_err(|e| SimError::Field { field: "load.workload".into(), message: e.to_string() })?
+                .take(n)
+                .collect(),
+            Source::Trace(_) => self.stream(0, seed, 1.0, trace)?.take(n).collect(),
+        };
+        let res = crate::run(&cfg, &self.group, reqs.into_iter(), seed)?;
         let mut fin: Vec<u64> = res.records.iter().filter_map(|r| r.finish_ns).collect();
         fin.sort_unstable();
         let n = fin.len();
@@ -308,47 +509,29 @@ impl Resolved {
         Ok(((n - 1 - n / 2) as f64 / ((b - a).max(1) as f64 * 1e-9)).max(1e-9))
     }
 
-    /// The load each group runs (rate scaled to utilization and divided among groups).
-    pub fn group_load(&self, capacity_rps_per_group: Option<f64>) -> SyntheticLoad {
-        let g = self.scenario.router.parallel_groups as f64;
-        let mut load = self.scenario.load.synthetic.clone();
-        match (self.scenario.load.utilization, capacity_rps_per_group) {
-            (Some(u), Some(c)) => {
-                let rate = u * c;
-                load.arrivals = match load.arrivals {
-                    ArrivalSpec::Gamma { cv, .. } => ArrivalSpec::Gamma { rate_per_s: rate, cv },
-                    _ => ArrivalSpec::Poisson { rate_per_s: rate },
-                };
+    /// Runs every group (in parallel with rayon) and merges the results. `trace` holds the
+    /// requests of a trace workload (the caller reads the file). `on_group_done` is called once
+    /// per finished group (progress). Returns the result and the run's [`LoadInfo`].
+    pub fn execute(
+        &self,
+        seed: u64,
+        trace: Option<&[Request]>,
+        on_group_done: &(dyn Fn() + Sync),
+    ) -> Result<(SimResult, LoadInfo), SimError> {
+        let base = self.base_rate_per_s(trace);
+        let g = self.groups();
+        let (scale, cap) = match (self.scenario.load.utilization, base) {
+            (Some(u), Some(b)) if b > 0.0 => {
+                let c = self.probe_capacity_rps(seed, trace)?;
+                (u * c * g as f64 / b, Some(c * g as f64))
             }
-            _ => load.arrivals = load.arrivals.scaled(1.0 / g),
-        }
-        if let Some(n) = load.requests {
-            load.requests = Some(n.div_ceil(g as u64));
-        }
-        if let ArrivalSpec::Closed { concurrency } = load.arrivals {
-            load.arrivals = ArrivalSpec::Closed { concurrency: concurrency.div_ceil(g as u32) };
-        }
-        load
-    }
-
-    /// Runs every group (in parallel with rayon) and merges the results. `on_group_done` is
-    /// called once per finished group (progress reporting). Returns the result and the
-    /// capacity probe's requests/s per group when `load.utilization` is set.
-    pub fn execute(&self, seed: u64, on_group_done: &(dyn Fn() + Sync)) -> Result<(SimResult, Option<f64>), SimError> {
-        let cap = match self.scenario.load.utilization {
-            Some(_) => Some(self.probe_capacity_rps(seed)?),
-            None => None,
+            _ => (1.0, None),
         };
-        let load = self.group_load(cap);
-        let g = self.scenario.router.parallel_groups as u64;
         let parts: Result<Vec<SimResult>, SimError> = (0..g)
             .into_par_iter()
             .map(|gi| {
                 let gseed = group_seed(seed, gi);
-                let reqs = load.requests(gseed).map(move |mut r| {
-                    r.id = r.id * g + gi;
-                    r
-                });
+                let reqs = self.stream(gi, gseed, scale, trace)?;
                 let mut res = crate::run(&self.config, &self.group, reqs, gseed)?;
                 let offset = gi as u32 * replicas_in(&self.group);
                 for r in &mut res.records {
@@ -361,8 +544,24 @@ impl Resolved {
                 Ok(res)
             })
             .collect();
-        Ok((SimResult::merge(parts?), cap))
+        let info = LoadInfo {
+            capacity_requests_per_s: cap,
+            offered_requests_per_s: base.map(|b| b * scale),
+            utilization: self.scenario.load.utilization,
+        };
+        Ok((SimResult::merge(parts?), info))
     }
+}
+
+/// How the load was sized.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadInfo {
+    /// Measured capacity of the whole deployment (probe), requests/s.
+    pub capacity_requests_per_s: Option<f64>,
+    /// Mean offered open-loop rate, requests/s.
+    pub offered_requests_per_s: Option<f64>,
+    /// Requested fraction of capacity.
+    pub utilization: Option<f64>,
 }
 
 fn replicas_in(d: &Deployment) -> u32 {

@@ -16,7 +16,7 @@ fn default_scenario_runs() {
         );
     }
     let t = std::time::Instant::now();
-    let (res, cap) = r.execute(1, &|| {}).unwrap();
+    let (res, cap) = r.execute(1, None, &|| {}).unwrap();
     let sum = res.summary(&r.config.slos, r.deployment.it_power_factor, r.config.pue);
     eprintln!("cap {cap:?} wall {:?}\n{sum:#?}", t.elapsed());
     assert!(sum.counters.requests_completed > 0);

@@ -311,6 +311,28 @@ impl CapacityModel for AnalyticCapacity {
                     }
                 }
             }
+            // Throughput B / (out · step) usually grows with B, but not always (attention and
+            // prefill grow faster than linearly): take the best feasible batch on the grid and
+            // refine it between its grid neighbours (ternary search; λ is unimodal there).
+            let rate = |b: u32| {
+                let e = self.eval(&sm, q, b, kv_budget_tokens);
+                b as f64 / (q.output_tokens as f64 * e.step_s)
+            };
+            let mut grid = vec![];
+            let mut g = 1u32;
+            while g < lo {
+                grid.push(g);
+                g = (g as f64 * 1.5).ceil() as u32;
+            }
+            grid.push(lo);
+            let best_i = (0..grid.len()).fold(0, |bi, i| if rate(grid[i]) > rate(grid[bi]) { i } else { bi });
+            let (mut a, mut z) = (grid[best_i.saturating_sub(1)], grid[(best_i + 1).min(grid.len() - 1)]);
+            while z - a > 2 {
+                let m1 = a + (z - a) / 3;
+                let m2 = z - (z - a) / 3;
+                if rate(m1) < rate(m2) { a = m1 } else { z = m2 }
+            }
+            let lo = (a..=z).fold(grid[best_i], |bb, b| if rate(b) > rate(bb) { b } else { bb });
             let e = self.eval(&sm, q, lo, kv_budget_tokens);
             let chips = p.chips();
             let rps = lo as f64 / (q.output_tokens as f64 * e.step_s);

@@ -110,6 +110,9 @@ pub struct Binding {
     /// By how much the limit must rise for all demand to be served (None: raising this limit
     /// alone cannot serve it all, or nothing is unserved).
     pub increase_needed: Option<f64>,
+    /// Whether `increase_needed` holds only together with the other joint increases (no single
+    /// limit suffices on its own).
+    pub joint: bool,
     /// One-line explanation.
     pub message: String,
 }
@@ -134,11 +137,6 @@ struct Vars {
     y: Vec<Vec<Vec<Option<Variable>>>>,
     u: Vec<Variable>,
 }
-
-/// A variation of the problem for "how much must this limit rise": demand must be met in full
-/// and the limit of `relax` becomes a variable to minimise.
-#[derive(Clone, Copy)]
-struct Relax(ConstraintId);
 
 impl AllocationProblem {
     fn check(&self) -> Result<(), LpError> {
@@ -167,10 +165,14 @@ impl AllocationProblem {
     /// Solves the placement.
     pub fn solve(&self) -> Result<Allocation, LpError> {
         self.check()?;
-        self.solve_inner(None).map(|(a, _)| a)
+        self.solve_inner(&[]).map(|(a, _)| a)
     }
 
-    fn solve_inner(&self, relax: Option<Relax>) -> Result<(Allocation, f64), LpError> {
+    /// Solves the problem; with a non-empty `relax`, demand must be met in full and the limits of
+    /// the listed constraints become variables whose relative increase is minimised. Returns the
+    /// increase of each listed limit.
+    fn solve_inner(&self, relax: &[ConstraintId]) -> Result<(Allocation, Vec<f64>), LpError> {
+        let relaxing = !relax.is_empty();
         let (nt, ns, nk) = (self.tasks.len(), self.supplies.len(), self.sites.len());
         let mut pv = ProblemVariables::new();
         let mut vars = Vars { x: vec![vec![None; nk]; ns], y: vec![vec![vec![None; nk]; ns]; nt], u: Vec::new() };
@@ -188,10 +190,12 @@ impl AllocationProblem {
             }
         }
         for _ in 0..nt {
-            let u = if relax.is_some() { pv.add(variable().min(0.0).max(0.0)) } else { pv.add(variable().min(0.0)) };
+            let u = if relaxing { pv.add(variable().min(0.0).max(0.0)) } else { pv.add(variable().min(0.0)) };
             vars.u.push(u);
         }
-        let relax_var = relax.map(|_| pv.add(variable().min(0.0)));
+        let relax_vars: Vec<(ConstraintId, Variable)> =
+            relax.iter().map(|id| (*id, pv.add(variable().min(0.0)))).collect();
+        let relax_of = |id: ConstraintId| relax_vars.iter().find(|(c, _)| *c == id).map(|(_, v)| *v);
 
         // Weights. Costs are per unit-quarter in M$; normalise by the largest per-MW cost.
         let max_cost_per_mw = (0..ns)
@@ -217,9 +221,17 @@ impl AllocationProblem {
         let penalty = 100.0 * max_cost_per_mtok;
 
         let mut obj = Expression::from(0.0);
-        match (relax, relax_var) {
-            (Some(_), Some(r)) => obj.add_mul(1.0, r),
-            _ => {
+        match relaxing {
+            true => {
+                for (id, r) in &relax_vars {
+                    let limit = match id {
+                        ConstraintId::Deliveries(s) => self.supplies[*s].available_units,
+                        ConstraintId::SitePower(k) => self.sites[*k].cap_facility_mw,
+                    };
+                    obj.add_mul(1.0 / limit.max(1.0), *r);
+                }
+            }
+            false => {
                 for u in &vars.u {
                     obj.add_mul(penalty, *u);
                 }
@@ -246,14 +258,10 @@ impl AllocationProblem {
                     e.add_mul(1.0, x);
                 }
             }
-            match (relax, relax_var) {
-                (Some(Relax(ConstraintId::Deliveries(rs))), Some(r)) if rs == s => {
-                    model.add_constraint(e.leq(Expression::from(self.supplies[s].available_units) + r));
-                }
-                _ => {
-                    model.add_constraint(e.leq(self.supplies[s].available_units));
-                }
-            }
+            match relax_of(ConstraintId::Deliveries(s)) {
+                Some(r) => model.add_constraint(e.leq(Expression::from(self.supplies[s].available_units) + r)),
+                None => model.add_constraint(e.leq(self.supplies[s].available_units)),
+            };
         }
         for k in 0..nk {
             let mut e = Expression::from(0.0);
@@ -262,14 +270,10 @@ impl AllocationProblem {
                     e.add_mul(self.supplies[s].unit_it_mw * self.sites[k].pue, x);
                 }
             }
-            match (relax, relax_var) {
-                (Some(Relax(ConstraintId::SitePower(rk))), Some(r)) if rk == k => {
-                    model.add_constraint(e.leq(Expression::from(self.sites[k].cap_facility_mw) + r));
-                }
-                _ => {
-                    model.add_constraint(e.leq(self.sites[k].cap_facility_mw));
-                }
-            }
+            match relax_of(ConstraintId::SitePower(k)) {
+                Some(r) => model.add_constraint(e.leq(Expression::from(self.sites[k].cap_facility_mw) + r)),
+                None => model.add_constraint(e.leq(self.sites[k].cap_facility_mw)),
+            };
             for s in 0..ns {
                 if let Some(x) = vars.x[s][k] {
                     let mut used = Expression::from(0.0);
@@ -304,7 +308,8 @@ impl AllocationProblem {
             unserved_tokens_per_s: vars.u.iter().map(|u| sol.value(*u).max(0.0) / TOK).collect(),
             objective: sol.eval(&obj),
         };
-        Ok((alloc, relax_var.map_or(0.0, |r| sol.value(r))))
+        let increases = relax_vars.iter().map(|(_, r)| sol.value(*r).max(0.0)).collect();
+        Ok((alloc, increases))
     }
 
     /// Which constraints bind in a solved allocation, and — while demand goes unserved — by how
@@ -323,6 +328,7 @@ impl AllocationProblem {
                     used: task.demand_tokens_per_s,
                     unit: "tokens/s".into(),
                     increase_needed: None,
+                    joint: false,
                     message: format!(
                         "no system in the plan meets the SLOs of task `{}`: {:.3e} tokens/s cannot be served",
                         task.name, task.demand_tokens_per_s
@@ -335,11 +341,8 @@ impl AllocationProblem {
             if limit <= 0.0 || slack > 1e-6 * limit.max(1.0) {
                 return;
             }
-            let needed = if short {
-                self.solve_inner(Some(Relax(id))).ok().map(|(_, r)| r).filter(|r| r.is_finite())
-            } else {
-                None
-            };
+            let needed =
+                if short { self.solve_inner(&[id]).ok().map(|(_, r)| r[0]).filter(|r| r.is_finite()) } else { None };
             let message = match (short, needed) {
                 (false, _) => format!("{name} is fully used ({used:.1} of {limit:.1} {unit}); all demand is served"),
                 (true, Some(n)) => format!(
@@ -350,7 +353,15 @@ impl AllocationProblem {
                     "{name} binds ({used:.1} of {limit:.1} {unit}), but raising it alone cannot serve the missing {unserved:.3e} tokens/s"
                 ),
             };
-            out.push(Binding { constraint: name, limit, used, unit: unit.into(), increase_needed: needed, message });
+            out.push(Binding {
+                constraint: name,
+                limit,
+                used,
+                unit: unit.into(),
+                increase_needed: needed,
+                joint: false,
+                message,
+            });
         };
         for (s, sup) in self.supplies.iter().enumerate() {
             let used: f64 = a.deployed[s].iter().sum();
@@ -361,6 +372,61 @@ impl AllocationProblem {
                 (0..self.supplies.len()).map(|s| a.deployed[s][k] * self.supplies[s].unit_it_mw * site.pue).sum();
             check(ConstraintId::SitePower(k), format!("site-power:{}", site.name), site.cap_facility_mw, used, "MW");
         }
+        if short && !out.iter().any(|b| b.increase_needed.is_some()) {
+            self.joint_increases(a, unserved, &mut out);
+        }
         out
+    }
+
+    /// No single limit suffices: the smallest joint (relative) increase of all deliveries and
+    /// site caps that serves all demand, one entry per limit that must rise.
+    fn joint_increases(&self, a: &Allocation, unserved: f64, out: &mut Vec<Binding>) {
+        let (ns, nk) = (self.supplies.len(), self.sites.len());
+        let ids: Vec<ConstraintId> =
+            (0..ns).map(ConstraintId::Deliveries).chain((0..nk).map(ConstraintId::SitePower)).collect();
+        let Ok((_, inc)) = self.solve_inner(&ids) else { return };
+        let mut rising = Vec::new();
+        for (id, r) in ids.iter().zip(&inc) {
+            let (name, limit, used, unit) = match *id {
+                ConstraintId::Deliveries(s) => (
+                    format!("deliveries:{}", self.supplies[s].name),
+                    self.supplies[s].available_units,
+                    a.deployed[s].iter().sum::<f64>(),
+                    "units",
+                ),
+                ConstraintId::SitePower(k) => (
+                    format!("site-power:{}", self.sites[k].name),
+                    self.sites[k].cap_facility_mw,
+                    (0..ns).map(|s| a.deployed[s][k] * self.supplies[s].unit_it_mw * self.sites[k].pue).sum(),
+                    "MW",
+                ),
+            };
+            if *r > 1e-6 * limit.max(1.0) {
+                rising.push((name, limit, used, unit, *r));
+            }
+        }
+        let all: Vec<String> = rising.iter().map(|(n, _, _, u, r)| format!("{n} +{r:.1} {u}")).collect();
+        for (name, limit, used, unit, r) in rising {
+            let message = format!(
+                "{name}: {used:.1} of {limit:.1} {unit} used; no single limit suffices — together ({}) they would serve the missing {unserved:.3e} tokens/s",
+                all.join(", ")
+            );
+            match out.iter_mut().find(|b| b.constraint == name) {
+                Some(b) => {
+                    b.increase_needed = Some(r);
+                    b.joint = true;
+                    b.message = message;
+                }
+                None => out.push(Binding {
+                    constraint: name,
+                    limit,
+                    used,
+                    unit: unit.into(),
+                    increase_needed: Some(r),
+                    joint: true,
+                    message,
+                }),
+            }
+        }
     }
 }

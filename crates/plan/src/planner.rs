@@ -205,6 +205,8 @@ pub struct QuarterPlan {
     pub facility_power_mw: f64,
     /// Deployed chips by vendor.
     pub chips_by_vendor: BTreeMap<String, u64>,
+    /// Deployed units (systems) by supply.
+    pub units_by_supply: BTreeMap<String, f64>,
     /// Delivered chips by vendor (deployed or waiting for site power).
     pub chips_delivered_by_vendor: BTreeMap<String, u64>,
     /// Deployed racks by vendor.
@@ -494,6 +496,7 @@ pub fn plan(
             it_power_mw: 0.0,
             facility_power_mw: 0.0,
             chips_by_vendor: BTreeMap::new(),
+            units_by_supply: BTreeMap::new(),
             chips_delivered_by_vendor: BTreeMap::new(),
             racks_by_vendor: BTreeMap::new(),
             it_power_mw_by_vendor: BTreeMap::new(),
@@ -547,6 +550,7 @@ pub fn plan(
                 serving_units += y_sum;
             }
             deployed_units += units;
+            qp.units_by_supply.insert(r.name.clone(), units);
             *qp.chips_by_vendor.entry(v.clone()).or_default() += (units * r.chips_per_unit as f64).round() as u64;
             *qp.racks_by_vendor.entry(v.clone()).or_default() += units / r.units_per_rack;
             *qp.it_power_mw_by_vendor.entry(v).or_default() += units * r.unit_it_mw;

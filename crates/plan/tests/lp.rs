@@ -207,6 +207,28 @@ fn a_task_no_hardware_can_serve_names_its_slo() {
 }
 
 #[test]
+fn when_no_single_limit_suffices_the_joint_increase_is_given() {
+    // 2000 tok/s needs 20 units and 20 MW; there are 10 units and 5 MW. Raising either alone
+    // fails; together: +10 units and +15 MW.
+    check(
+        "joint",
+        AllocationProblem {
+            supplies: vec![supply("a", 10.0, 1.0, 1)],
+            sites: vec![site("s", 5.0, 1.0)],
+            tasks: vec![task("chat", 2000.0)],
+            tokens_per_s_per_unit: vec![vec![100.0]],
+            unit_cost_usd: vec![vec![1000.0]],
+        },
+        Expect {
+            deployed: vec![vec![5.0]],
+            serving: vec![vec![vec![5.0]]],
+            unserved: vec![1500.0],
+            binding: vec![("site-power:s", Some(15.0)), ("deliveries:a", Some(10.0))],
+        },
+    );
+}
+
+#[test]
 fn malformed_problems_are_errors_not_panics() {
     let p = AllocationProblem {
         supplies: vec![supply("a", 10.0, 1.0, 1)],

@@ -7,7 +7,8 @@
 //!  any Serialize value ─────────────────────────► summary.json (pretty, keys sorted)
 //!  RunRecord (inputs, seed, version, git rev) ──► run.toml
 //!  html::Page (text, tables, SVG charts) ───────► report.html (self-contained, offline)
-//!  bytes ───────────────────────────────────────► write_atomic (temp file + rename)
+//!  bytes ───────────────────────────────────────► write_atomic (temp file + rename), sha256_hex
+//!  long runs ───────────────────────────────────► Progress (stderr bar, hidden off a TTY)
 //! ```
 //!
 //! ```
@@ -28,8 +29,10 @@
 #![warn(missing_docs)]
 
 pub mod html;
+pub mod progress;
 mod table;
 
+pub use progress::{Progress, sha256_hex};
 pub use table::{Column, Table};
 
 use serde::Serialize;

@@ -147,3 +147,15 @@ fn html_page_snapshot() {
     assert!(!html.contains("<script"));
     insta::assert_snapshot!(html);
 }
+
+#[test]
+fn sha256_known_answer() {
+    assert_eq!(tokenfab_report::sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+#[test]
+fn progress_hidden_off_tty_is_harmless() {
+    let p = tokenfab_report::Progress::new(3, "work");
+    p.inc(3);
+    p.finish();
+}

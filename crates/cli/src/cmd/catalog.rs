@@ -355,7 +355,9 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
     if json {
         let v = match entry {
             Entry::Chip(c) => json!({"kind": "chip", "entry": c, "figures": c.figures(), "origin": c.origin}),
-            Entry::System(s) => json!({"kind": "system", "entry": s, "figures": s.figures(), "origin": s.origin}),
+            Entry::System(s) => json!({"kind": "system", "entry": s, "figures": s.figures(),
+                "derived": system_derived(catalog, s).into_iter().map(|(k, v, u)| json!({"name": k, "value": v, "unit": u})).collect::<Vec<_>>(),
+                "origin": s.origin}),
             Entry::Fabric(f) => json!({"kind": "fabric", "entry": f, "figures": f.figures(), "origin": f.origin}),
             Entry::Model(m) => json!({"kind": "model", "entry": m, "derived": derived_json(m), "origin": m.origin}),
         };
@@ -397,6 +399,11 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
             head.push(("from", s.origin.clone()));
             print_head(&head, s.notes.as_deref());
             println!("{}", figures_table(&s.figures()));
+            let mut d = table(&["derived", "value", "unit"]);
+            for (k, v, u) in system_derived(catalog, s) {
+                d.add_row(vec![k.to_string(), num(v, 3), u.to_string()]);
+            }
+            println!("{d}");
         }
         Entry::Fabric(f) => {
             let mut head =
@@ -411,6 +418,27 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
         Entry::Model(m) => show_model(m),
     }
     Ok(())
+}
+
+/// Whole-system figures derived from the chip's: aggregate peaks and memory, power per chip.
+fn system_derived(catalog: &Catalog, s: &System) -> Vec<(&'static str, f64, &'static str)> {
+    let n = s.chips.value as f64;
+    let mut v = Vec::new();
+    if let Ok(c) = catalog.chip(&s.chip) {
+        for (name, dtype) in
+            [("dense bf16 peak", Dtype::Bf16), ("dense fp8 peak", Dtype::Fp8), ("dense fp4 peak", Dtype::Fp4)]
+        {
+            if let Some(p) = c.peak_flops(dtype) {
+                v.push((name, n * p / 1e15, "PFLOP/s"));
+            }
+        }
+        v.push(("HBM capacity", n * c.hbm_capacity_gb.value / 1e3, "TB"));
+        v.push(("HBM bandwidth", n * c.hbm_bandwidth_tbps.value, "TB/s"));
+        v.push(("chips at TDP", n * c.tdp_w.value / 1e3, "kW"));
+    }
+    v.push(("IT power per chip (all-in)", s.system_power_kw.value * 1e3 / n.max(1.0), "W"));
+    v.push(("systems per MW of IT power", 1e3 / s.system_power_kw.value, "systems"));
+    v
 }
 
 fn print_head(rows: &[(&str, String)], notes: Option<&str>) {

@@ -227,11 +227,12 @@ impl Generator {
                 let (f_from, f_to, _) = pairs[pairs.partition_point(|p| p.2 <= u).min(pairs.len() - 1)];
                 let noise = self.noise(self.classes[ci].ratio_sigma);
                 let out = user * f_to * self.classes[ci].ratio * noise;
-                (system + round1(user * f_from), round1(out), f_from)
+                (system + round1(user * f_from), round1(out).min(MAX_DERIVED_OUTPUT_TOKENS), f_from)
             }
             TaskKind::CodeRepair => {
                 let noise = self.noise(self.classes[ci].ratio_sigma);
-                (system + round1(user), round1(user * self.classes[ci].ratio * noise), 1.0)
+                let out = round1(user * self.classes[ci].ratio * noise).min(MAX_DERIVED_OUTPUT_TOKENS);
+                (system + round1(user), out, 1.0)
             }
             TaskKind::CodeGeneration => {
                 let out = self.classes[ci].output.as_ref().expect("validated").sample(&mut self.rng) as f64;
@@ -328,6 +329,10 @@ impl Generator {
         }
     }
 }
+
+/// Cap on outputs derived from inputs (translation, code repair), tokens: a common `max_tokens`
+/// limit (estimate), so a long input times a noisy ratio cannot produce an implausible answer.
+pub const MAX_DERIVED_OUTPUT_TOKENS: u64 = 32_768;
 
 fn round1(x: f64) -> u64 {
     (x.round() as u64).max(1)

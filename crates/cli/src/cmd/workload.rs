@@ -146,20 +146,29 @@ fn servegen_dataset_path(trace: &Path) -> Option<PathBuf> {
     Some(trace.with_file_name(format!("{stem}-dataset.json")))
 }
 
+/// `stats --json`: the contract keys, then `skipped_rows` (with --lenient) and `failed_rows` (when
+/// any).
+#[derive(serde::Serialize)]
+struct StatsJson<'a> {
+    #[serde(flatten)]
+    summary: &'a tokenfab_workload::StatsSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_rows: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_rows: Option<u64>,
+}
+
 fn stats(a: StatsArgs) -> Result<ExitCode> {
     let mut st = TraceStats::default();
     let (format, counts) = read_trace(&a.trace, |r| st.add(r))?;
     let s = st.summary();
     let mut out = String::new();
     if a.json {
-        let mut v = serde_json::to_value(&s)?;
-        let o = v.as_object_mut().expect("a struct serializes to an object");
-        if a.trace.lenient {
-            o.insert("skipped_rows".into(), counts.skipped_rows.into());
-        }
-        if counts.failed_rows > 0 {
-            o.insert("failed_rows".into(), counts.failed_rows.into());
-        }
+        let v = StatsJson {
+            summary: &s,
+            skipped_rows: a.trace.lenient.then_some(counts.skipped_rows),
+            failed_rows: (counts.failed_rows > 0).then_some(counts.failed_rows),
+        };
         out.push_str(&serde_json::to_string_pretty(&v)?);
         out.push('\n');
     } else {

@@ -280,7 +280,10 @@ pub fn merge(mut shards: Vec<ShardFile>) -> Result<ShardFile, ExploreError> {
                 s.shard.index, s.shard.count, s.format
             )));
         }
-        if s.space_digest != first.space_digest || s.seed != first.seed || s.shard.count != n || s.models != first.models
+        if s.space_digest != first.space_digest
+            || s.seed != first.seed
+            || s.shard.count != n
+            || s.models != first.models
         {
             return Err(bad(format!(
                 "shard {}/{} (space {} {}, seed {}) does not belong with shard {}/{} (space {} {}, seed {})",

@@ -203,17 +203,32 @@ impl Space {
             };
             ExploreError::Space { origin: origin.into(), problems: vec![format!("{location}: {}", e.message())] }
         })?;
-        let figures = Figures::defaults()
-            .with_overrides(&file.figures, &file.memory)
-            .map_err(|problems| ExploreError::Space { origin: origin.into(), problems })?;
-        let space = Space { file, figures, origin: origin.into(), text: text.to_string() };
-        let problems = space.validate();
-        if problems.is_empty() { Ok(space) } else { Err(ExploreError::Space { origin: origin.into(), problems }) }
+        // Every problem at once: the figures' and the rest of the file's.
+        let mut known_memory: Vec<String> = Figures::defaults().memory.keys().cloned().collect();
+        known_memory.extend(file.memory.keys().cloned());
+        known_memory.sort();
+        known_memory.dedup();
+        let mut problems = validate(&file, &known_memory);
+        let figures = match Figures::defaults().with_overrides(&file.figures, &file.memory) {
+            Ok(f) => Some(f),
+            Err(mut p) => {
+                problems.append(&mut p);
+                None
+            }
+        };
+        match figures {
+            Some(figures) if problems.is_empty() => {
+                Ok(Space { file, figures, origin: origin.into(), text: text.to_string() })
+            }
+            _ => Err(ExploreError::Space { origin: origin.into(), problems }),
+        }
     }
+}
 
-    fn validate(&self) -> Vec<String> {
+fn validate(file: &SpaceFile, known_memory: &[String]) -> Vec<String> {
+    {
         let mut p = Vec::new();
-        let a = &self.file.axes;
+        let a = &file.axes;
         let mut pos = |name: &str, vals: &[f64]| {
             if vals.is_empty() {
                 p.push(format!("axes.{name}: expected at least one value"));
@@ -239,14 +254,14 @@ impl Space {
             p.push("axes.memory: expected at least one HBM option".into());
         }
         for m in &a.memory {
-            if !self.figures.memory.contains_key(m) {
+            if !known_memory.contains(m) {
                 p.push(format!(
                     "axes.memory: unknown HBM option `{m}`; known: {} (add a [memory.{m}] table)",
-                    self.figures.memory.keys().cloned().collect::<Vec<_>>().join(", ")
+                    known_memory.join(", ")
                 ));
             }
         }
-        let w = &self.file.workload;
+        let w = &file.workload;
         if !(w.ttft_slo_ms > 0.0 && w.tpot_slo_ms > 0.0) {
             p.push("workload: ttft_slo_ms and tpot_slo_ms must be positive".into());
         }
@@ -275,12 +290,11 @@ impl Space {
                 p.push(format!("workload.model[{i}] ({}): share must be positive", m.id));
             }
         }
-        if self.size() == 0 {
-            p.push("the space has no designs".into());
-        }
         p
     }
+}
 
+impl Space {
     /// The axis lengths in enumeration order (the last one varies fastest).
     fn radices(&self) -> [u64; 9] {
         let a = &self.file.axes;

@@ -106,6 +106,14 @@ fn fit_prints_a_spec_that_gen_accepts() {
     let o = tmp("fit.csv");
     let (code, _, err) = tokenfab(&["workload", "gen", s(&f), "--out", s(&o), "--requests", "10"]);
     assert_eq!(code, 0, "{err}");
+    // --rate-per-s rescales the fitted arrival process (no profile: the rate is the mean rate).
+    let (code, _, err) =
+        tokenfab(&["workload", "gen", s(&f), "--out", s(&o), "--requests", "20000", "--rate-per-s", "50"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = tokenfab(&["workload", "stats", s(&o), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rate = v["rate_per_s"].as_f64().unwrap();
+    assert!((rate / 50.0 - 1.0).abs() < 0.05, "rate {rate}");
 }
 
 #[test]

@@ -88,6 +88,7 @@ impl RateProfile {
         }
         if self.hourly.iter().chain(&self.weekly).any(|x| !(x.is_finite() && *x >= 0.0))
             || self.hourly.iter().sum::<f64>() <= 0.0
+            || (!self.weekly.is_empty() && self.weekly.iter().sum::<f64>() <= 0.0)
         {
             p.push("arrival.profile multipliers must be finite, ≥ 0, and not all 0".into());
         }

@@ -86,6 +86,10 @@ struct GenArgs {
     /// Generate requests arriving within this many seconds.
     #[arg(long)]
     duration_s: Option<f64>,
+    /// Scale the spec's arrival process to this weekly-mean rate, requests/s (shape, CV, profile and
+    /// class mix unchanged).
+    #[arg(long)]
+    rate_per_s: Option<f64>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -231,7 +235,14 @@ fn load_spec(s: &str) -> Result<WorkloadSpec> {
 }
 
 fn generate(a: GenArgs) -> Result<ExitCode> {
-    let spec = load_spec(&a.spec)?;
+    let mut spec = load_spec(&a.spec)?;
+    if let Some(r) = a.rate_per_s {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--rate-per-s must be > 0, got {r}");
+        }
+        let current = spec.arrival.mean_rate_per_s();
+        spec = spec.scaled(r / current);
+    }
     if let Some(d) = a.duration_s
         && !(d.is_finite() && d > 0.0)
     {

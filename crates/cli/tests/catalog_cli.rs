@@ -239,3 +239,21 @@ fn import_hf_errors_name_file_and_field() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--id"), "{}", stderr(&out));
 }
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    // `tokenfab catalog list --json | head -c 100`: the JSON is larger than a pipe buffer, so
+    // the write fails with EPIPE once the reader is gone.
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenfab"))
+        .args(["catalog", "list", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tokenfab");
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

@@ -22,6 +22,18 @@ pub struct Args {
     command: Sub,
 }
 
+/// `writeln!` into a `String` (which cannot fail); output is written once, at the end, so a
+/// closed pipe is an IO error the caller handles rather than a panic in `println!`.
+macro_rules! outln {
+    ($o:expr) => {
+        $o.push('\n')
+    };
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o, $($t)*);
+    }};
+}
+
 #[derive(clap::Subcommand, Debug)]
 enum Sub {
     /// List catalog entries as a table (all kinds unless one is named).
@@ -70,12 +82,17 @@ enum Kind {
 const ALL_KINDS: [Kind; 4] = [Kind::Chips, Kind::Systems, Kind::Fabrics, Kind::Models];
 
 pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
+    let mut out = String::new();
     match args.command {
-        Sub::Schema => println!("{}", serde_json::to_string_pretty(&tokenfab_catalog::json_schema())?),
-        Sub::List { kind, json } => list(catalog, kind, json)?,
-        Sub::Show { id, json } => show(catalog, &id, json)?,
-        Sub::ImportHf { config, id, source } => print!("{}", import_hf(&config, id.as_deref(), source.as_deref())?),
+        Sub::Schema => outln!(out, "{}", serde_json::to_string_pretty(&tokenfab_catalog::json_schema())?),
+        Sub::List { kind, json } => list(&mut out, catalog, kind, json)?,
+        Sub::Show { id, json } => show(&mut out, catalog, &id, json)?,
+        Sub::ImportHf { config, id, source } => out = import_hf(&config, id.as_deref(), source.as_deref())?,
     }
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,10 +116,10 @@ fn opt_num(v: Option<f64>, digits: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // list
 
-fn list(catalog: &Catalog, kind: Option<Kind>, json: bool) -> Result<()> {
+fn list(out: &mut String, catalog: &Catalog, kind: Option<Kind>, json: bool) -> Result<()> {
     let kinds: Vec<Kind> = kind.map_or(ALL_KINDS.to_vec(), |k| vec![k]);
     if json {
-        let mut out = serde_json::Map::new();
+        let mut by_kind = serde_json::Map::new();
         for k in &kinds {
             let v = match k {
                 Kind::Chips => serde_json::to_value(catalog.chips.values().collect::<Vec<_>>())?,
@@ -110,20 +127,23 @@ fn list(catalog: &Catalog, kind: Option<Kind>, json: bool) -> Result<()> {
                 Kind::Fabrics => serde_json::to_value(catalog.fabrics.values().collect::<Vec<_>>())?,
                 Kind::Models => serde_json::to_value(catalog.models.values().map(model_json).collect::<Vec<_>>())?,
             };
-            out.insert(kind_name(*k).to_string(), v);
+            by_kind.insert(kind_name(*k).to_string(), v);
         }
         // One kind: the array itself; all kinds: an object keyed by kind.
-        let v =
-            if kinds.len() == 1 { out.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null) } else { out.into() };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        let v = if kinds.len() == 1 {
+            by_kind.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null)
+        } else {
+            by_kind.into()
+        };
+        outln!(out, "{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     for (i, k) in kinds.iter().enumerate() {
         if kinds.len() > 1 {
             if i > 0 {
-                println!();
+                outln!(out);
             }
-            println!("{}", kind_name(*k));
+            outln!(out, "{}", kind_name(*k));
         }
         let t = match k {
             Kind::Chips => chips_table(catalog),
@@ -131,7 +151,7 @@ fn list(catalog: &Catalog, kind: Option<Kind>, json: bool) -> Result<()> {
             Kind::Fabrics => fabrics_table(catalog),
             Kind::Models => models_table(catalog),
         };
-        println!("{t}");
+        outln!(out, "{t}");
     }
     Ok(())
 }
@@ -350,7 +370,7 @@ fn resolve<'a>(catalog: &'a Catalog, id: &str) -> Result<Entry<'a>> {
     bail!("no chip, system, fabric or model is called `{id}` (try `tokenfab catalog list`)")
 }
 
-fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
+fn show(out: &mut String, catalog: &Catalog, id: &str, json: bool) -> Result<()> {
     let entry = resolve(catalog, id)?;
     if json {
         let v = match entry {
@@ -361,7 +381,7 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
             Entry::Fabric(f) => json!({"kind": "fabric", "entry": f, "figures": f.figures(), "origin": f.origin}),
             Entry::Model(m) => json!({"kind": "model", "entry": m, "derived": derived_json(m), "origin": m.origin}),
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!(out, "{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     match entry {
@@ -379,8 +399,8 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
                 head.push(("default system", s.id.clone()));
             }
             head.push(("from", c.origin.clone()));
-            print_head(&head, c.notes.as_deref());
-            println!("{}", figures_table(&c.figures()));
+            print_head(out, &head, c.notes.as_deref());
+            outln!(out, "{}", figures_table(&c.figures()));
         }
         Entry::System(s) => {
             let mut head = vec![
@@ -397,13 +417,13 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
             head.push(("scale-up fabric", s.scaleup_fabric.clone().unwrap_or_else(|| "-".into())));
             head.push(("scale-out fabric", s.scaleout_fabric.clone().unwrap_or_else(|| "-".into())));
             head.push(("from", s.origin.clone()));
-            print_head(&head, s.notes.as_deref());
-            println!("{}", figures_table(&s.figures()));
+            print_head(out, &head, s.notes.as_deref());
+            outln!(out, "{}", figures_table(&s.figures()));
             let mut d = table(&["derived", "value", "unit"]);
             for (k, v, u) in system_derived(catalog, s) {
                 d.add_row(vec![k.to_string(), num(v, 3), u.to_string()]);
             }
-            println!("{d}");
+            outln!(out, "{d}");
         }
         Entry::Fabric(f) => {
             let mut head =
@@ -412,10 +432,10 @@ fn show(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
                 head.push(("aliases", f.aliases.join(", ")));
             }
             head.push(("from", f.origin.clone()));
-            print_head(&head, f.notes.as_deref());
-            println!("{}", figures_table(&f.figures()));
+            print_head(out, &head, f.notes.as_deref());
+            outln!(out, "{}", figures_table(&f.figures()));
         }
-        Entry::Model(m) => show_model(m),
+        Entry::Model(m) => show_model(out, m),
     }
     Ok(())
 }
@@ -441,13 +461,13 @@ fn system_derived(catalog: &Catalog, s: &System) -> Vec<(&'static str, f64, &'st
     v
 }
 
-fn print_head(rows: &[(&str, String)], notes: Option<&str>) {
+fn print_head(out: &mut String, rows: &[(&str, String)], notes: Option<&str>) {
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {
-        println!("{k:<w$}  {v}");
+        outln!(out, "{k:<w$}  {v}");
     }
     if let Some(n) = notes {
-        println!("{:<w$}  {n}", "notes");
+        outln!(out, "{:<w$}  {n}", "notes");
     }
 }
 
@@ -492,7 +512,7 @@ fn model_json(m: &Model) -> Value {
     v
 }
 
-fn show_model(m: &Model) {
+fn show_model(out: &mut String, m: &Model) {
     let mut head = vec![("model", m.id.clone()), ("name", m.name.clone())];
     if !m.aliases.is_empty() {
         head.push(("aliases", m.aliases.join(", ")));
@@ -500,7 +520,7 @@ fn show_model(m: &Model) {
     head.push(("source", m.source.clone()));
     head.push(("confidence", m.confidence.as_str().to_string()));
     head.push(("from", m.origin.clone()));
-    print_head(&head, m.notes.as_deref());
+    print_head(out, &head, m.notes.as_deref());
 
     let mut arch = table(&["architecture", "value"]);
     let mut row = |k: &str, v: String| {
@@ -564,7 +584,7 @@ fn show_model(m: &Model) {
     row("tied embeddings", if m.tie_word_embeddings { "yes" } else { "no" }.to_string());
     row("max context", m.max_context.to_string());
     row("native weights", m.native_dtype.to_string());
-    println!("{arch}");
+    outln!(out, "{arch}");
 
     let mut d = table(&["derived", "value", "unit"]);
     let mut drow = |k: &str, v: String, u: &str| {
@@ -583,7 +603,7 @@ fn show_model(m: &Model) {
         num(m.total_params() * m.native_dtype.bytes() / 1e9, 1),
         "GB (all weights in that format)",
     );
-    println!("{d}");
+    outln!(out, "{d}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -250,9 +250,14 @@ impl Deployment {
             let per_tok = step.kv_bytes_per_token_per_chip();
             let tokens = if kv > 0.0 { (kv / per_tok).floor() * parallel.attn_dp as f64 } else { 0.0 };
             let engines = parallel.pp;
-            let blocks = (tokens / engine.block_size as f64 / engines as f64).floor() as u64;
+            let mut blocks = (tokens / engine.block_size as f64 / engines as f64).floor() as u64;
             const GB: f64 = 1e9;
-            if blocks * (engine.block_size as u64) < 2048 {
+            if let Some(b) = spec.engine_options.num_gpu_blocks_override {
+                if b == 0 {
+                    return Err(field("engine_options.num_gpu_blocks_override", "must be at least 1".into()));
+                }
+                blocks = b;
+            } else if blocks * (engine.block_size as u64) < 2048 {
                 return Err(field(
                     fname,
                     format!(

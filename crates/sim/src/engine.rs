@@ -83,6 +83,9 @@ pub struct EngineOverrides {
     pub schedule: Option<Schedule>,
     /// Reserve KV for the whole output at admission (no preemption).
     pub reserve_output: Option<bool>,
+    /// Use exactly this many KV blocks per engine instead of computing them from memory
+    /// (vLLM `--num-gpu-blocks-override`).
+    pub num_gpu_blocks_override: Option<u64>,
 }
 
 /// The resolved knobs of one engine.

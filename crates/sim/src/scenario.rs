@@ -114,7 +114,7 @@ pub enum Source {
 }
 
 /// Routing options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterSpec {
     /// Policy.
@@ -129,6 +129,12 @@ pub struct RouterSpec {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for RouterSpec {
+    fn default() -> Self {
+        RouterSpec { policy: RouterPolicy::default(), parallel_groups: 1 }
+    }
 }
 
 /// Facility figures.

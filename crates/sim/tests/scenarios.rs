@@ -1,0 +1,117 @@
+//! Scenario files: built-ins run; bad scenarios give clear errors naming the file and field.
+
+use tokenfab_catalog::Catalog;
+use tokenfab_sim::scenario::{Resolved, Scenario};
+
+const GOOD: &str = r#"
+[deployment]
+system = "hgx-h100-8"
+model = "llama-3.1-8b"
+replicas = 1
+[load]
+input = { dist = "fixed", tokens = 500 }
+output = { dist = "fixed", tokens = 50 }
+arrivals = { kind = "closed", concurrency = 4 }
+requests = 40
+"#;
+
+/// Resolves `text` as file `bad.toml`; returns the error message ("" when it resolves).
+fn resolve_err(text: &str) -> String {
+    let cat = Catalog::builtin();
+    match Scenario::from_toml("bad.toml", text).and_then(|s| Resolved::new("bad.toml", &s, &cat)) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn check(edit: (&str, &str), expect: &[&str]) {
+    let text = if edit.0.is_empty() { format!("{GOOD}\n{}", edit.1) } else { GOOD.replace(edit.0, edit.1) };
+    assert_ne!(text, GOOD, "edit {edit:?} did not apply");
+    let e = resolve_err(&text);
+    for want in expect {
+        assert!(e.contains(want), "error for {edit:?} should contain {want:?}:\n{e}");
+    }
+}
+
+#[test]
+fn good_scenario_resolves_and_runs() {
+    assert_eq!(resolve_err(GOOD), "");
+    let cat = Catalog::builtin();
+    let r = Resolved::new("good.toml", &Scenario::from_toml("good.toml", GOOD).unwrap(), &cat).unwrap();
+    let (res, _) = r.execute(0, None, &|| {}).unwrap();
+    assert_eq!(res.counters.requests_completed, 40);
+}
+
+#[test]
+fn bad_scenarios_name_file_and_field() {
+    // Syntax error: TOML's message with the line.
+    check(("replicas = 1", "replicas = = 1"), &["bad.toml", "line"]);
+    // Unknown field.
+    check(("replicas = 1", "replicas = 1\ncolour = \"red\""), &["bad.toml", "unknown field `colour`"]);
+    // Unknown chip/system and model.
+    check(("\"hgx-h100-8\"", "\"h900\""), &["bad.toml", "deployment.system", "h900"]);
+    check(("\"llama-3.1-8b\"", "\"llama-9\""), &["bad.toml", "deployment.model", "llama-9"]);
+    // A model that does not fit.
+    check(("\"llama-3.1-8b\"", "\"llama-3.1-405b\""), &["bad.toml", "deployment.parallel", "does not fit"]);
+    // TP larger than the scale-up domain.
+    check(
+        ("replicas = 1", "replicas = 1\nparallel = { tp = 16 }"),
+        &["bad.toml", "deployment.parallel", "scale-up domain"],
+    );
+    // Negative and zero values.
+    check(("concurrency = 4", "concurrency = 0"), &["bad.toml", "load.arrivals.concurrency"]);
+    check(
+        ("arrivals = { kind = \"closed\", concurrency = 4 }", "arrivals = { kind = \"poisson\", rate_per_s = -3 }"),
+        &["bad.toml", "load.arrivals.rate_per_s", "> 0"],
+    );
+    check(("replicas = 1", "replicas = -1"), &["bad.toml", "replicas"]);
+    check(("tokens = 500", "tokens = 0"), &["bad.toml", "load.input.tokens"]);
+    // Missing pieces and bad combinations.
+    check(("output = { dist = \"fixed\", tokens = 50 }", ""), &["bad.toml", "load.workload", "input"]);
+    check(("", "[router]\nparallel_groups = 3"), &["bad.toml", "parallel_groups"]);
+    check(("", "[facility]\npue = 0.5"), &["bad.toml", "facility.pue"]);
+    check(("", "[deployment.engine_options]\nmemory_fraction = 1.5"), &["bad.toml", "engine_options.memory_fraction"]);
+    check(("requests = 40", "requests = 40\nworkload = \"builtin:nope\""), &["bad.toml", "load.workload"]);
+}
+
+#[test]
+fn builtins_parse_and_resolve() {
+    let cat = Catalog::builtin();
+    for (name, _, _) in tokenfab_sim::scenario::BUILTINS {
+        let s = Scenario::builtin(name).unwrap();
+        let r = Resolved::new(name, &s, &cat).unwrap();
+        assert!(r.deployment.chips() > 0);
+    }
+    assert_eq!(Resolved::new("x", &Scenario::builtin("fleet-hour").unwrap(), &cat).unwrap().deployment.chips(), 1000);
+    assert!(Scenario::builtin("nope").unwrap_err().to_string().contains("builtin:default"));
+}
+
+#[test]
+fn example_files_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let cat = Catalog::builtin();
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") && std::fs::read_to_string(&p).unwrap().contains("[deployment]") {
+            let name = p.display().to_string();
+            let s = Scenario::from_toml(&name, &std::fs::read_to_string(&p).unwrap()).unwrap();
+            Resolved::new(&name, &s, &cat).unwrap();
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected example scenarios in {}", dir.display());
+}
+
+#[test]
+fn default_builtin_is_deterministic_and_loaded() {
+    let cat = Catalog::builtin();
+    let r = Resolved::new("d", &Scenario::builtin("default").unwrap(), &cat).unwrap();
+    let (a, info) = r.execute(1, None, &|| {}).unwrap();
+    let (b, _) = r.execute(1, None, &|| {}).unwrap();
+    assert_eq!(a.records, b.records);
+    assert_eq!(a.counters, b.counters);
+    let u = info.offered_requests_per_s.unwrap() / info.capacity_requests_per_s.unwrap();
+    assert!((u - 0.7).abs() < 1e-9, "offered load is 70 % of capacity: {u}");
+    assert_eq!(a.counters.requests_unfinished, 0);
+}

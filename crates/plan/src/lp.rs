@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Priorities, by the size of the weights: serve all demand (M), then deploy every delivered
-//! unit the sites can power (R, the lab has paid for them; what does not serve runs training),
-//! then serve on the cheapest hardware and sites. microlp gives no duals, so [`binding`] does a
+//! unit the sites can power (R, the lab has paid for them; what does not serve runs training) —
+//! where site power is short, the units that serve most of the demand mix per MW first (R is up
+//! to 1.5× larger for them) — then serve on the cheapest hardware and sites. microlp gives no duals, so [`binding`] does a
 //! slack analysis and, for each binding constraint while demand goes unserved, solves one more
 //! LP for the smallest relaxation of that constraint that serves everything.
 
@@ -204,6 +205,29 @@ impl AllocationProblem {
             .fold(1e-9, f64::max);
         // Deploy reward per IT MW: 10× any cost difference between sites.
         let reward_per_mw = 10.0 * max_cost_per_mw;
+        // Where power is scarce, prefer the units that serve the most of the demand mix per MW:
+        // the reward per MW rises by up to half for the most productive supply.
+        let total_demand: f64 = self.tasks.iter().map(|t| t.demand_tokens_per_s).sum();
+        let mix_per_mw: Vec<f64> = (0..ns)
+            .map(|s| {
+                let (mut w, mut inv) = (0.0, 0.0);
+                for t in 0..nt {
+                    let share = if total_demand > 0.0 {
+                        self.tasks[t].demand_tokens_per_s / total_demand
+                    } else {
+                        1.0 / nt as f64
+                    };
+                    if self.tokens_per_s_per_unit[t][s] > 0.0 && share > 0.0 {
+                        w += share;
+                        inv += share / self.tokens_per_s_per_unit[t][s];
+                    }
+                }
+                if inv > 0.0 { w / inv / self.supplies[s].unit_it_mw.max(1e-9) } else { 0.0 }
+            })
+            .collect();
+        let best_mix = mix_per_mw.iter().copied().fold(0.0, f64::max);
+        let reward =
+            |s: usize| reward_per_mw * (1.0 + if best_mix > 0.0 { 0.5 * mix_per_mw[s] / best_mix } else { 0.0 });
         // Penalty per unserved Mtok/s: 100× the dearest way of serving one Mtok/s, and well
         // above the deploy reward it could trade against.
         let mut max_cost_per_mtok = 1e-9f64;
@@ -212,7 +236,7 @@ impl AllocationProblem {
                 let r = self.tokens_per_s_per_unit[t][s] * TOK;
                 if r > 0.0 {
                     for k in 0..nk {
-                        let c = self.unit_cost_usd[s][k] * USD + reward_per_mw * self.supplies[s].unit_it_mw;
+                        let c = self.unit_cost_usd[s][k] * USD + reward(s) * self.supplies[s].unit_it_mw;
                         max_cost_per_mtok = max_cost_per_mtok.max(c / r);
                     }
                 }
@@ -239,7 +263,7 @@ impl AllocationProblem {
                     for k in 0..nk {
                         if let Some(x) = vars.x[s][k] {
                             let c = self.unit_cost_usd[s][k] * USD;
-                            obj.add_mul(-reward_per_mw * self.supplies[s].unit_it_mw + 1e-3 * c, x);
+                            obj.add_mul(-reward(s) * self.supplies[s].unit_it_mw + 1e-3 * c, x);
                             for t in 0..nt {
                                 if let Some(y) = vars.y[t][s][k] {
                                     obj.add_mul(c, y);

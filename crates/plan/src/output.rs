@@ -136,6 +136,7 @@ pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table
     quarters.add("unserved_tokens_per_s", f(&|q| q.unserved_tokens_per_s))?;
     quarters.add("capacity_tokens_per_s", f(&|q| q.capacity_tokens_per_s))?;
     quarters.add("utilization", f(&|q| q.utilization))?;
+    quarters.add("demand_headroom", f(&|q| q.demand_headroom))?;
     quarters.add("serving_share", f(&|q| q.serving_share))?;
     quarters.add("it_power_mw", f(&|q| q.it_power_mw))?;
     quarters.add("facility_power_mw", f(&|q| q.facility_power_mw))?;
@@ -253,43 +254,181 @@ fn qx(i: usize) -> f64 {
     i as f64
 }
 
+/// Rounds to 3 significant digits (for display tables).
+fn sig3(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let m = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    (x * m).round() / m
+}
+
+fn short_quarter(q: &str) -> String {
+    // "2026Q3" -> "26Q3": fits under a bar.
+    q.get(2..).unwrap_or(q).to_string()
+}
+
+fn display_tables(base: &Plan, what_ifs: &[Plan]) -> Result<[Table; 4], ReportError> {
+    let qs = &base.quarters;
+    let col = |g: &dyn Fn(&crate::QuarterPlan) -> f64| Column::F64(qs.iter().map(|q| sig3(g(q))).collect());
+    let mut quarters = Table::new();
+    quarters.add("quarter", Column::Str(qs.iter().map(|q| q.quarter.clone()).collect()))?;
+    quarters.add("demand, M tok/s", col(&|q| q.demand_tokens_per_s / 1e6))?;
+    quarters.add("capacity, M tok/s", col(&|q| q.capacity_tokens_per_s / 1e6))?;
+    quarters.add("unserved, M tok/s", col(&|q| q.unserved_tokens_per_s / 1e6))?;
+    quarters.add("util %", col(&|q| q.utilization * 100.0))?;
+    quarters.add("headroom x", col(&|q| q.demand_headroom))?;
+    quarters.add("IT GW", col(&|q| q.it_power_mw / 1e3))?;
+    quarters.add("facility GW", col(&|q| q.facility_power_mw / 1e3))?;
+    quarters.add("chips, M", col(&|q| q.chips_by_vendor.values().sum::<u64>() as f64 / 1e6))?;
+    quarters.add("TWh", col(&|q| q.energy_twh))?;
+    quarters.add("capex $B", col(&|q| q.capex_usd / 1e9))?;
+    quarters.add("cost $B", col(&|q| q.cost_usd / 1e9))?;
+    quarters.add("$/Mtok", col(&|q| q.usd_per_mtok))?;
+
+    let w: Vec<WhatIfRow> = std::iter::once(base).chain(what_ifs).map(WhatIfRow::of).collect();
+    let wc = |g: &dyn Fn(&WhatIfRow) -> f64| Column::F64(w.iter().map(|r| sig3(g(r))).collect());
+    let mut wt = Table::new();
+    wt.add("plan", Column::Str(w.iter().map(|r| r.what_if.clone()).collect()))?;
+    wt.add("served %", wc(&|r| r.served_share * 100.0))?;
+    wt.add("short quarters", Column::I64(w.iter().map(|r| r.short_quarters as i64).collect()))?;
+    wt.add("first short", Column::Str(w.iter().map(|r| r.first_short_quarter.clone().unwrap_or_default()).collect()))?;
+    wt.add("max unserved %", wc(&|r| r.max_unserved_share * 100.0))?;
+    wt.add("peak facility GW", wc(&|r| r.peak_facility_power_mw / 1e3))?;
+    wt.add("TWh", wc(&|r| r.energy_twh))?;
+    wt.add("capex $B", wc(&|r| r.capex_usd / 1e9))?;
+    wt.add("cost $B", wc(&|r| r.cost_usd / 1e9))?;
+    wt.add("$/Mtok", wc(&|r| r.usd_per_mtok))?;
+
+    let c = &base.capacity;
+    let cc = |g: &dyn Fn(&crate::planner::CapacityRow) -> f64| Column::F64(c.iter().map(|r| sig3(g(r))).collect());
+    let mut cap = Table::new();
+    cap.add("task", Column::Str(c.iter().map(|r| r.task.clone()).collect()))?;
+    cap.add("model", Column::Str(c.iter().map(|r| r.model.clone()).collect()))?;
+    cap.add("system", Column::Str(c.iter().map(|r| r.system.clone()).collect()))?;
+    cap.add("layout", Column::Str(c.iter().map(|r| capacity_layout(&r.capacity)).collect()))?;
+    cap.add("batch", Column::I64(c.iter().map(|r| r.capacity.batch as i64).collect()))?;
+    cap.add("k tok/s per system", cc(&|r| r.tokens_per_s_per_unit / 1e3))?;
+    cap.add("TPOT ms", cc(&|r| r.capacity.tpot_ms))?;
+    cap.add("TTFT ms", cc(&|r| r.capacity.ttft_ms))?;
+    cap.add("mJ/token", cc(&|r| r.capacity.energy_j_per_token * 1e3))?;
+    cap.add("W/chip", cc(&|r| r.capacity.chip_power_w))?;
+    cap.add("why infeasible", Column::Str(c.iter().map(|r| r.capacity.reason.clone().unwrap_or_default()).collect()))?;
+
+    // Binding constraints: one row per constraint and run of quarters with the same state.
+    // Consecutive quarters where a constraint binds with the same limit and no shortfall are
+    // merged into one row ("2027Q1-2027Q2").
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut open: Vec<(String, String, f64, String, String)> = Vec::new(); // first, last, limit, name, message
+    for q in qs {
+        let mut next = Vec::new();
+        for b in &q.binding {
+            if b.increase_needed.is_none()
+                && !b.constraint.starts_with("site-power:")
+                && !b.constraint.starts_with("slo:")
+            {
+                continue;
+            }
+            let mergeable = b.increase_needed.is_none();
+            match open.iter().position(|o| mergeable && o.3 == b.constraint && o.2 == b.limit) {
+                Some(i) => {
+                    let mut o = open.remove(i);
+                    o.1 = q.quarter.clone();
+                    next.push(o);
+                }
+                None => {
+                    next.push((q.quarter.clone(), q.quarter.clone(), b.limit, b.constraint.clone(), b.message.clone()))
+                }
+            }
+            if !mergeable {
+                let o = next.pop().unwrap_or_default();
+                rows.push((o.0, o.3, o.4));
+            }
+        }
+        for o in open.drain(..) {
+            let span = if o.0 == o.1 { o.0 } else { format!("{}-{}", o.0, o.1) };
+            rows.push((span, o.3, o.4));
+        }
+        open = next;
+    }
+    for o in open.drain(..) {
+        let span = if o.0 == o.1 { o.0 } else { format!("{}-{}", o.0, o.1) };
+        rows.push((span, o.3, o.4));
+    }
+    let mut binding = Table::new();
+    binding.add("quarters", Column::Str(rows.iter().map(|r| r.0.clone()).collect()))?;
+    binding.add("constraint", Column::Str(rows.iter().map(|r| r.1.clone()).collect()))?;
+    binding.add("what it means (first quarter)", Column::Str(rows.iter().map(|r| r.2.clone()).collect()))?;
+    Ok([quarters, wt, cap, binding])
+}
+
 /// The self-contained HTML report: capacity vs demand, GW by vendor, cost per token, binding
 /// constraints, capacity per replica and the what-if comparison.
 pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<String, ReportError> {
     let qs = &base.quarters;
+    let [quarters_t, what_if_t, capacity_t, binding_t] = display_tables(base, what_ifs)?;
     let mut page = Page::new(&format!("Fleet plan: {}", base.scenario));
     let first = qs.first().map(|q| q.quarter.as_str()).unwrap_or("");
     let last = qs.last().map(|q| q.quarter.as_str()).unwrap_or("");
     page.paragraph(&format!(
-        "Quarters {first} to {last} (x axis: quarter index, 0 = {first}). Capacity fidelity: {}. Demand is the peak-hour \
-         rate of input + output tokens; capacity is the at-SLO rate of the deployed fleet for the quarter's task mix.",
+        "Quarters {first} to {last}. Capacity fidelity: {}. Demand is the peak-hour rate of input + output tokens; \
+         capacity is the at-SLO rate of the deployed fleet for the quarter's task mix (serving may use at most the \
+         utilization cap of it). Deployed systems that do not serve at peak are left to training and research.",
         base.fidelity
     ));
     for n in notes {
         page.paragraph(n);
     }
-    let axis = format!("quarter index (0 = {first})");
-    page.heading("Capacity vs demand");
+    if let (Some(a), Some(b)) = (qs.first(), qs.last()) {
+        page.paragraph(&format!(
+            "In {}: {:.0} M tokens/s of peak demand, {:.1} GW facility power, {:.2} M chips; {} quarter(s) short of demand. \
+             In {}: {:.0} M tokens/s, {:.1} GW, {:.2} M chips, demand headroom {:.1}x, serving cost ${:.3} per million tokens.",
+            a.quarter,
+            a.demand_tokens_per_s / 1e6,
+            a.facility_power_mw / 1e3,
+            a.chips_by_vendor.values().sum::<u64>() as f64 / 1e6,
+            base.short_quarters().len(),
+            b.quarter,
+            b.demand_tokens_per_s / 1e6,
+            b.facility_power_mw / 1e3,
+            b.chips_by_vendor.values().sum::<u64>() as f64 / 1e6,
+            b.demand_headroom,
+            b.usd_per_mtok
+        ));
+    }
+    let axis = format!("quarters after {first}");
     let series = |name: &str, g: &dyn Fn(&crate::QuarterPlan) -> f64| Series {
         name: name.into(),
-        points: qs.iter().enumerate().map(|(i, q)| (qx(i), g(q) / 1e6)).collect(),
+        points: qs.iter().enumerate().map(|(i, q)| (qx(i), g(q))).collect(),
     };
+    page.heading("Capacity vs demand");
     page.line_chart(&LineChart {
-        title: "Peak demand, served and at-SLO capacity".into(),
+        title: "Peak demand, served demand and at-SLO capacity".into(),
         x_label: axis.clone(),
         y_label: "million tokens/s".into(),
         series: vec![
-            series("demand", &|q| q.demand_tokens_per_s),
-            series("served", &|q| q.served_tokens_per_s),
-            series("capacity", &|q| q.capacity_tokens_per_s),
+            series("capacity", &|q| q.capacity_tokens_per_s / 1e6),
+            series("demand", &|q| q.demand_tokens_per_s / 1e6),
+            series("served", &|q| q.served_tokens_per_s / 1e6),
         ],
+    });
+    page.line_chart(&LineChart {
+        title: "Demand headroom: capacity x utilization cap / demand (below 1 = short)".into(),
+        x_label: axis.clone(),
+        y_label: "x".into(),
+        series: vec![series("headroom", &|q| q.demand_headroom), series("1 = just enough", &|_| 1.0)],
     });
     page.heading("Power by vendor");
     let vs = vendors(base);
     page.stacked_bars(&StackedBars {
         title: "IT power of deployed systems by vendor".into(),
         y_label: "GW (IT)".into(),
-        categories: qs.iter().map(|q| q.quarter.clone()).collect(),
+        // Every other quarter is labelled: 14 labels do not fit under 14 bars.
+        categories: qs
+            .iter()
+            .enumerate()
+            .map(|(i, q)| if i % 2 == 0 || qs.len() <= 8 { short_quarter(&q.quarter) } else { String::new() })
+            .collect(),
         stacks: vs
             .iter()
             .map(|v| {
@@ -301,20 +440,11 @@ pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<S
         title: "IT and facility power".into(),
         x_label: axis.clone(),
         y_label: "GW".into(),
-        series: vec![
-            Series {
-                name: "IT".into(),
-                points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.it_power_mw / 1e3)).collect(),
-            },
-            Series {
-                name: "facility".into(),
-                points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.facility_power_mw / 1e3)).collect(),
-            },
-        ],
+        series: vec![series("facility", &|q| q.facility_power_mw / 1e3), series("IT", &|q| q.it_power_mw / 1e3)],
     });
     page.heading("Cost per million tokens");
     let mut cost_series = vec![Series {
-        name: "overall".into(),
+        name: "plan (served)".into(),
         points: qs
             .iter()
             .enumerate()
@@ -324,11 +454,11 @@ pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<S
     }];
     for v in &vs {
         cost_series.push(Series {
-            name: v.clone(),
+            name: format!("{v} at cap"),
             points: qs
                 .iter()
                 .enumerate()
-                .filter_map(|(i, q)| q.usd_per_mtok_by_vendor.get(v).map(|c| (qx(i), *c)))
+                .filter_map(|(i, q)| q.usd_per_mtok_at_cap_by_vendor.get(v).map(|c| (qx(i), *c)))
                 .collect(),
         });
     }
@@ -338,42 +468,66 @@ pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<S
         y_label: "USD per million tokens".into(),
         series: cost_series,
     });
-    let tabs = tables(base, what_ifs)?;
-    let get = |stem: &str| tabs.iter().find(|(s, _)| *s == stem).map(|(_, t)| t.clone()).unwrap_or_default();
+    page.paragraph(
+        "\"plan (served)\": cost of the systems the plan uses for serving, over the tokens they serve. \
+         \"VENDOR at cap\": what that vendor's systems would cost per million tokens serving the whole task mix at the \
+         utilization cap in their cheapest site — comparable even where the plan gives a vendor no serving work.",
+    );
     page.heading("What-if comparison");
     if !what_ifs.is_empty() {
-        let mut w = vec![Series {
-            name: "base".into(),
-            points: qs.iter().enumerate().map(|(i, q)| (qx(i), q.served_tokens_per_s / 1e6)).collect(),
-        }];
-        for p in what_ifs {
-            w.push(Series {
+        let mut served = Vec::new();
+        let mut power = Vec::new();
+        for p in std::iter::once(base).chain(what_ifs) {
+            served.push(Series {
                 name: p.what_if.clone(),
-                points: p.quarters.iter().enumerate().map(|(i, q)| (qx(i), q.served_tokens_per_s / 1e6)).collect(),
+                points: p
+                    .quarters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| {
+                        let share = if q.demand_tokens_per_s > 0.0 {
+                            q.served_tokens_per_s / q.demand_tokens_per_s
+                        } else {
+                            1.0
+                        };
+                        (qx(i), share * 100.0)
+                    })
+                    .collect(),
+            });
+            power.push(Series {
+                name: p.what_if.clone(),
+                points: p.quarters.iter().enumerate().map(|(i, q)| (qx(i), q.facility_power_mw / 1e3)).collect(),
             });
         }
         page.line_chart(&LineChart {
-            title: "Served peak demand, base vs what-ifs".into(),
+            title: "Share of peak demand served".into(),
             x_label: axis.clone(),
-            y_label: "million tokens/s".into(),
-            series: w,
+            y_label: "% of demand".into(),
+            series: served,
+        });
+        page.line_chart(&LineChart {
+            title: "Facility power".into(),
+            x_label: axis.clone(),
+            y_label: "GW".into(),
+            series: power,
         });
     } else {
-        page.paragraph("No what-ifs given (use --delay, --demand-scale, --asic-efficiency, --site-cap).");
+        page.paragraph("No what-ifs given (tokenfab plan --delay VENDOR=K, --demand-scale F, --asic-efficiency PCT, --site-cap SITE=MW).");
     }
-    page.table(&get("what_ifs"));
+    page.table(&what_if_t);
     page.heading("Binding constraints");
-    let binding = get("binding");
-    if binding.columns().first().is_some_and(|c| !c.is_empty()) {
-        page.table(&binding);
+    if binding_t.rows() > 0 {
+        page.paragraph(
+            "Site caps that are fully used, and every limit named while demand goes unserved, with the increase that \
+             would serve all of it (delivered systems are normally all deployed: their limit is not repeated here).",
+        );
+        page.table(&binding_t);
     } else {
-        page.paragraph("No constraint binds in any quarter.");
+        page.paragraph("No site power cap binds and all demand is served in every quarter.");
     }
     page.heading("Quarters");
-    page.table(&get("quarters"));
-    page.heading("Years");
-    page.table(&get("years"));
+    page.table(&quarters_t);
     page.heading("Capacity per replica at SLO");
-    page.table(&get("capacity"));
+    page.table(&capacity_t);
     Ok(page.render())
 }

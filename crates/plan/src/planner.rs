@@ -197,6 +197,9 @@ pub struct QuarterPlan {
     pub capacity_tokens_per_s: f64,
     /// Served / capacity at peak.
     pub utilization: f64,
+    /// Capacity × utilization cap / demand: by how much demand could grow before the deployed
+    /// fleet runs short (for the same task mix).
+    pub demand_headroom: f64,
     /// Share of deployed units serving at peak (the rest runs training and research).
     pub serving_share: f64,
     /// IT power of deployed systems (chips, hosts, switches, fans), MW.
@@ -230,6 +233,10 @@ pub struct QuarterPlan {
     pub usd_per_mtok: f64,
     /// Serving cost per million tokens by vendor, USD.
     pub usd_per_mtok_by_vendor: BTreeMap<String, f64>,
+    /// Serving cost per million tokens of each vendor's hardware if it served the quarter's task
+    /// mix at the utilization cap in its cheapest site, USD (comparable even where the LP gives a
+    /// vendor no serving work).
+    pub usd_per_mtok_at_cap_by_vendor: BTreeMap<String, f64>,
     /// Served tokens/s at peak by vendor.
     pub served_tokens_per_s_by_vendor: BTreeMap<String, f64>,
     /// Constraints that bind.
@@ -492,6 +499,7 @@ pub fn plan(
             unserved_tokens_per_s: unserved,
             capacity_tokens_per_s: 0.0,
             utilization: 0.0,
+            demand_headroom: 0.0,
             serving_share: 0.0,
             it_power_mw: 0.0,
             facility_power_mw: 0.0,
@@ -508,6 +516,7 @@ pub fn plan(
             tokens_served: served / s.demand.peak_to_mean * SECONDS_PER_QUARTER,
             usd_per_mtok: 0.0,
             usd_per_mtok_by_vendor: BTreeMap::new(),
+            usd_per_mtok_at_cap_by_vendor: BTreeMap::new(),
             served_tokens_per_s_by_vendor: BTreeMap::new(),
             binding,
         };
@@ -556,10 +565,20 @@ pub fn plan(
             *qp.it_power_mw_by_vendor.entry(v).or_default() += units * r.unit_it_mw;
         }
         qp.utilization = if qp.capacity_tokens_per_s > 0.0 { served / qp.capacity_tokens_per_s } else { 0.0 };
+        qp.demand_headroom =
+            if demand_total > 0.0 { qp.capacity_tokens_per_s * s.utilization_cap / demand_total } else { 0.0 };
         qp.serving_share = if deployed_units > 0.0 { serving_units / deployed_units } else { 0.0 };
         qp.energy_twh = qp.facility_power_mw * HOURS_PER_QUARTER / 1e6;
         let mtok = qp.tokens_served / 1e6;
         qp.usd_per_mtok = if mtok > 0.0 { qp.serving_cost_usd / mtok } else { 0.0 };
+        for (j, r) in supplies.iter().enumerate() {
+            let mtok = mix_rate[j] * s.utilization_cap / s.demand.peak_to_mean * SECONDS_PER_QUARTER / 1e6;
+            let cost = unit_cost[j].iter().copied().fold(f64::INFINITY, f64::min);
+            if mtok > 0.0 && cost.is_finite() {
+                let e = qp.usd_per_mtok_at_cap_by_vendor.entry(r.vendor.clone()).or_insert(f64::INFINITY);
+                *e = e.min(cost / mtok);
+            }
+        }
         for (v, tok_s) in &qp.served_tokens_per_s_by_vendor {
             let vm = tok_s / s.demand.peak_to_mean * SECONDS_PER_QUARTER / 1e6;
             if vm > 0.0 {

@@ -77,6 +77,8 @@ fn fmt_si(v: f64) -> String {
         format!("{:.2}M", v / 1e6)
     } else if a >= 1e3 {
         format!("{:.1}k", v / 1e3)
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }
@@ -90,21 +92,31 @@ fn print_plan(p: &Plan) {
         "demand tok/s",
         "capacity tok/s",
         "util",
+        "headroom",
         "IT MW",
         "facility MW",
         "chips by vendor",
         "cost $",
         "$/Mtok",
-        "binding",
+        "binding (site power; all when short)",
     ]);
     for q in &p.quarters {
         let chips: Vec<String> = q.chips_by_vendor.iter().map(|(v, c)| format!("{v} {}", fmt_si(*c as f64))).collect();
-        let binding: Vec<&str> = q.binding.iter().map(|b| b.constraint.as_str()).collect();
+        // Deliveries fully deployed are the normal state; show what limits: site power, and any
+        // constraint named while demand goes unserved.
+        let short = q.unserved_tokens_per_s > 0.0;
+        let binding: Vec<&str> = q
+            .binding
+            .iter()
+            .filter(|b| short || !b.constraint.starts_with("deliveries:"))
+            .map(|b| b.constraint.as_str())
+            .collect();
         t.add_row([
             q.quarter.clone(),
             fmt_si(q.demand_tokens_per_s),
             fmt_si(q.capacity_tokens_per_s),
             format!("{:.0}%", q.utilization * 100.0),
+            format!("{:.1}x", q.demand_headroom),
             format!("{:.0}", q.it_power_mw),
             format!("{:.0}", q.facility_power_mw),
             chips.join(", "),
@@ -141,7 +153,8 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     let base = plan(&scenario, &WhatIf::default(), catalog, &model, &mut cache).context("base plan")?;
     let mut others = Vec::new();
     for w in &what_ifs {
-        others.push(plan(&scenario, w, catalog, &model, &mut cache).with_context(|| format!("what-if `{}`", w.label()))?);
+        others
+            .push(plan(&scenario, w, catalog, &model, &mut cache).with_context(|| format!("what-if `{}`", w.label()))?);
     }
     if let Some(p) = &cache_path {
         tokenfab_report::write_atomic(p, cache.to_json().as_bytes())?;
@@ -189,7 +202,11 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
             t.add_row([
                 r.what_if.clone(),
                 format!("{:.1}%", r.served_share * 100.0),
-                format!("{}{}", r.short_quarters, r.first_short_quarter.as_ref().map(|q| format!(" (from {q})")).unwrap_or_default()),
+                format!(
+                    "{}{}",
+                    r.short_quarters,
+                    r.first_short_quarter.as_ref().map(|q| format!(" (from {q})")).unwrap_or_default()
+                ),
                 format!("{:.2}", r.peak_facility_power_mw / 1e3),
                 format!("{:.1}", r.energy_twh),
                 fmt_si(r.capex_usd),

@@ -58,7 +58,7 @@ pub use dist::LengthDist;
 pub use error::WorkloadError;
 pub use generate::Generator;
 pub use native::{NativeFormat, NativeWriter};
-pub use readers::{Format, ReadCounts, ReadOptions, ServeGenLengths, TraceReader};
+pub use readers::{Format, ReadCounts, ReadOptions, ServeGenLengths, SpreadTies, TraceReader};
 pub use spec::{
     BUILTIN_NAMES, Language, Slo, TaskClass, TaskKind, TraceRef, TranslationPair, WorkloadRef, WorkloadSpec,
 };

@@ -936,6 +936,117 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Spreads requests that share one timestamp over the gap to the next distinct timestamp, at
+/// most `max_spread_ns` (the last group spreads over `max_spread_ns`), at sorted uniform random
+/// offsets (seeded): given the count of a slot, that is how a Poisson process places its arrivals,
+/// so slot-to-slot burstiness is kept and none is invented inside a slot. For traces whose arrivals
+/// were bucketed, such as Mooncake's conversation trace (~3-s slots, SUMMARY.md), where replaying
+/// every request of a slot at the same instant would overstate burstiness. Order and ids are
+/// kept; arrivals stay non-decreasing. Memory: one group (at most 65 536 requests; a larger group
+/// is passed through unspread).
+pub struct SpreadTies<I, E> {
+    inner: I,
+    max_spread_ns: u64,
+    group: Vec<Request>,
+    next_start: Option<Request>,
+    out: std::collections::VecDeque<Request>,
+    error: Option<E>,
+    done: bool,
+    rng: ChaCha8Rng,
+    offsets: Vec<u64>,
+}
+
+const SPREAD_MAX_GROUP: usize = 1 << 16;
+
+impl<I: Iterator<Item = Result<Request, E>>, E> SpreadTies<I, E> {
+    /// Wraps a request stream; `seed` drives the offsets.
+    pub fn new(inner: I, max_spread_ns: u64, seed: u64) -> Self {
+        SpreadTies {
+            inner,
+            max_spread_ns,
+            group: Vec::new(),
+            next_start: None,
+            out: Default::default(),
+            error: None,
+            done: false,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            offsets: Vec::new(),
+        }
+    }
+
+    /// The wrapped iterator (e.g. to read a [`TraceReader`]'s counts at the end).
+    pub fn inner(&self) -> &I {
+        &self.inner
+    }
+
+    fn flush(&mut self, span_ns: u64) {
+        // The first request keeps the slot's timestamp; the others land uniformly in the span.
+        self.offsets.clear();
+        self.offsets.push(0);
+        for _ in 1..self.group.len() {
+            let u: f64 = rand::RngExt::random(&mut self.rng);
+            self.offsets.push((u * span_ns as f64) as u64);
+        }
+        self.offsets.sort_unstable();
+        for (r, off) in self.group.drain(..).zip(&self.offsets) {
+            self.out.push_back(Request { arrival_ns: r.arrival_ns + off, ..r });
+        }
+    }
+
+    fn fill(&mut self) {
+        if let Some(r) = self.next_start.take() {
+            self.group.push(r);
+        }
+        loop {
+            match self.inner.next() {
+                None => {
+                    self.flush(self.max_spread_ns);
+                    self.done = true;
+                    return;
+                }
+                Some(Err(e)) => {
+                    self.flush(self.max_spread_ns);
+                    self.error = Some(e);
+                    self.done = true;
+                    return;
+                }
+                Some(Ok(r)) => {
+                    let Some(t0) = self.group.first().map(|g| g.arrival_ns) else {
+                        self.group.push(r);
+                        continue;
+                    };
+                    if r.arrival_ns == t0 {
+                        if self.group.len() >= SPREAD_MAX_GROUP {
+                            self.flush(0);
+                        }
+                        self.group.push(r);
+                        continue;
+                    }
+                    let span = (r.arrival_ns - t0).min(self.max_spread_ns);
+                    self.next_start = Some(r);
+                    self.flush(span);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<Request, E>>, E> Iterator for SpreadTies<I, E> {
+    type Item = Result<Request, E>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.out.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return self.error.take().map(Err);
+            }
+            self.fill();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

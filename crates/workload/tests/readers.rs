@@ -219,3 +219,29 @@ proptest! {
         prop_assert_eq!(round_trip(&reqs, NativeFormat::Jsonl), reqs);
     }
 }
+
+#[test]
+fn spread_ties_spaces_bucketed_arrivals_evenly() {
+    use tokenfab_workload::readers::SpreadTies;
+    let text = "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n\
+                {\"timestamp\": 0, \"input_length\": 2, \"output_length\": 1}\n\
+                {\"timestamp\": 0, \"input_length\": 3, \"output_length\": 1}\n\
+                {\"timestamp\": 3000, \"input_length\": 4, \"output_length\": 1}\n\
+                {\"timestamp\": 3000, \"input_length\": 5, \"output_length\": 1}\n\
+                {\"timestamp\": 4000, \"input_length\": 6, \"output_length\": 1}\n\
+                {\"timestamp\": 4000, \"input_length\": 7, \"output_length\": 1\n";
+    let r = TraceReader::new(text.as_bytes(), None, ReadOptions::default()).unwrap();
+    let v: Vec<Result<Request, WorkloadError>> = SpreadTies::new(r, 3_000_000_000, 1).collect();
+    let ok: Vec<&Request> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(
+        ok.iter().map(|r| (r.id, r.input_tokens)).collect::<Vec<_>>(),
+        (0..6).map(|i| (i, i as u32 + 1)).collect::<Vec<_>>()
+    );
+    let t: Vec<u64> = ok.iter().map(|r| r.arrival_ns).collect();
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "non-decreasing: {t:?}");
+    // Slot 0 spreads over [0, 3 s); slot 3 s over [3 s, 4 s) (the gap to the next slot); the
+    // first request of each slot keeps its timestamp.
+    assert_eq!((t[0], t[3], t[5]), (0, 3_000_000_000, 4_000_000_000));
+    assert!(t[1..3].iter().all(|x| *x < 3_000_000_000) && t[4] < 4_000_000_000, "{t:?}");
+    assert!(matches!(v.last(), Some(Err(WorkloadError::Parse { line: 7, .. }))), "the error still comes last");
+}

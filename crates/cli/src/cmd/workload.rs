@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokenfab_catalog::Catalog;
 use tokenfab_workload::{
-    ArrivalSpec, Format, NativeFormat, NativeWriter, ReadCounts, ReadOptions, ServeGenLengths, TraceReader, TraceStats,
-    WorkloadSpec,
+    ArrivalSpec, Format, NativeFormat, NativeWriter, ReadCounts, ReadOptions, ServeGenLengths, SpreadTies, TraceReader,
+    TraceStats, WorkloadSpec,
 };
 
 /// Flags of `tokenfab workload`.
@@ -49,6 +49,10 @@ struct TraceArgs {
     /// Poisson arrival rate for length tables without timestamps (ShareGPT, arXiv), requests/s.
     #[arg(long, default_value_t = 1.0)]
     rate_per_s: f64,
+    /// Spread requests sharing one timestamp at random (seeded) over the gap to the next (at most this
+    /// many ms), e.g. 3000 for Mooncake's bucketed conversation trace.
+    #[arg(long)]
+    spread_ties_ms: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,9 +140,14 @@ fn read_trace(t: &TraceArgs, mut f: impl FnMut(&tokenfab_workload::Request)) -> 
         reader = TraceReader::new(open()?, Some(Format::Servegen), opts)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
-    for r in reader.by_ref() {
-        let r = r.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        f(&r);
+    let spread_ns = t.spread_ties_ms.map(|ms| ms.saturating_mul(1_000_000));
+    let mut each = |r: Result<tokenfab_workload::Request, tokenfab_workload::WorkloadError>| -> Result<()> {
+        f(&r.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+        Ok(())
+    };
+    match spread_ns {
+        Some(ns) => SpreadTies::new(reader.by_ref(), ns, t.seed).try_for_each(&mut each)?,
+        None => reader.by_ref().try_for_each(&mut each)?,
     }
     Ok((reader.format(), reader.counts().clone()))
 }

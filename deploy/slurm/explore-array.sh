@@ -8,8 +8,8 @@
 # every array task has succeeded (--dependency=afterok). Shards are deterministic, so a requeued
 # task rewrites the same file (atomically).
 #
-# Edit SHARDS (and --array to match), the output directory (on a shared filesystem) and the
-# seed. Without a SPACE argument the built-in space `custom-asic` is explored.
+# Set SHARDS, OUT (on a filesystem every node sees) and SEED in the environment, or edit the
+# defaults below. Without a SPACE argument the built-in space `custom-asic` is explored.
 #SBATCH --job-name=tokenfab-explore
 #SBATCH --cpus-per-task=2
 #SBATCH --mem=2G

@@ -64,6 +64,7 @@
 //! seed); shard files are plain serde values the caller reads and writes.
 #![warn(missing_docs)]
 
+pub mod confirm;
 pub mod cost;
 pub mod figures;
 pub mod output;

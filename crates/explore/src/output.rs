@@ -1,7 +1,8 @@
 //! What a run writes: `summary.json`, `pareto.csv`/`.parquet`, `designs.csv`/`.parquet`,
 //! `catalog.csv`, `report.html`. Built here as values (text and tables); the caller writes them.
 
-use crate::run::{CatalogScore, DesignResult, ShardFile, frontier_of};
+use crate::confirm::SimCheck;
+use crate::run::{CatalogScore, DesignResult, Explorer, ShardFile, frontier_of};
 use crate::screen::{ModelScore, Workload};
 use crate::space::Space;
 use crate::{ExploreError, Rejection};
@@ -20,6 +21,10 @@ pub struct Confirmation {
     pub method: String,
     /// What that means for the numbers.
     pub note: String,
+    /// Simulated frontier designs, in frontier order (empty for `analytic`).
+    pub designs: Vec<SimCheck>,
+    /// Simulated catalog chips (empty for `analytic`).
+    pub catalog: Vec<SimCheck>,
 }
 
 impl Confirmation {
@@ -30,6 +35,32 @@ impl Confirmation {
             note: "frontier numbers come from the analytic step model (steady-state continuous batching, no \
                    queueing); they were not re-run through the discrete-event simulator"
                 .into(),
+            designs: vec![],
+            catalog: vec![],
+        }
+    }
+
+    /// Simulates every frontier design and every scored catalog chip at its analytic
+    /// operating points (in parallel; deterministic for a seed).
+    pub fn simulate(explorer: &Explorer, run: &ShardFile, catalog: &[CatalogScore]) -> Confirmation {
+        use rayon::prelude::*;
+        let front = frontier_of(run);
+        let designs: Vec<SimCheck> = front.par_iter().map(|&i| explorer.confirm(&run.results[i], run.seed)).collect();
+        let catalog: Vec<SimCheck> =
+            catalog.par_iter().filter_map(|c| explorer.confirm_catalog_chip(c, run.seed)).collect();
+        Confirmation {
+            method: "simulator".into(),
+            note: format!(
+                "frontier designs were chosen with the analytic step model, then each was simulated (tokenfab-sim, \
+                 vLLM profile, one replica limited to the analytic batch, {} requests per batch slot from the task mix \
+                 arriving as a Poisson stream at {:.0} % of the analytic throughput) at its analytic operating point; `sim_*` columns are the simulated figures and `sim_meets_slo` says \
+                 whether at least {:.0} % of requests met both SLOs for every model",
+                crate::confirm::REQUESTS_PER_CLIENT,
+                crate::confirm::LOAD_FRACTION * 100.0,
+                crate::confirm::CONFIRM_GOODPUT_FRACTION * 100.0
+            ),
+            designs,
+            catalog,
         }
     }
 }
@@ -173,8 +204,44 @@ fn table_err(e: tokenfab_report::ReportError) -> ExploreError {
     ExploreError::Output(e.to_string())
 }
 
-/// A table of designs (the frontier, or every feasible design); `rank` numbers the rows.
-pub fn designs_table(rows: &[&DesignResult], confirmed_by: &str) -> Result<Table, ExploreError> {
+fn add_sim_columns(t: &mut Table, sims: &[Option<&SimCheck>]) -> Result<(), ExploreError> {
+    let f = |g: &dyn Fn(&SimCheck) -> f64| Column::F64(sims.iter().map(|s| s.map_or(f64::NAN, g)).collect());
+    let min_of = |g: &dyn Fn(&crate::confirm::SimPoint) -> f64, max: bool| {
+        f(&|s: &SimCheck| {
+            let it = s.models.iter().map(g);
+            if max { it.fold(f64::NAN, f64::max) } else { it.fold(f64::NAN, f64::min) }
+        })
+    };
+    let cols: Vec<(&str, Column)> = vec![
+        ("sim_tokens_per_s_per_chip", f(&|s| s.tokens_per_s_per_chip)),
+        ("sim_tokens_per_joule", f(&|s| s.tokens_per_joule)),
+        ("sim_usd_per_mtok", f(&|s| s.usd_per_mtok)),
+        ("sim_tpot_ms_p90_max", min_of(&|p| p.tpot_ms_p90, true)),
+        ("sim_ttft_ms_p90_max", min_of(&|p| p.ttft_ms_p90, true)),
+        ("sim_goodput_fraction_min", min_of(&|p| p.goodput_fraction, false)),
+        (
+            "sim_meets_slo",
+            Column::Str(
+                sims.iter()
+                    .map(|s| match s {
+                        None => String::new(),
+                        Some(s) if s.error.is_some() => "error".into(),
+                        Some(s) => if s.meets_slo { "yes" } else { "no" }.into(),
+                    })
+                    .collect(),
+            ),
+        ),
+        ("sim_error", Column::Str(sims.iter().map(|s| s.and_then(|s| s.error.clone()).unwrap_or_default()).collect())),
+    ];
+    for (name, c) in cols {
+        t.add(name, c).map_err(table_err)?;
+    }
+    Ok(())
+}
+
+/// A table of designs (the frontier, or every feasible design); `rank` numbers the rows. With
+/// `sims` (one per row), the simulated figures are added as `sim_*` columns.
+pub fn designs_table(rows: &[&DesignResult], sims: Option<&[SimCheck]>) -> Result<Table, ExploreError> {
     let f = |g: &dyn Fn(&DesignResult) -> f64| Column::F64(rows.iter().map(|r| g(r)).collect());
     let i = |g: &dyn Fn(&DesignResult) -> i64| Column::I64(rows.iter().map(|r| g(r)).collect());
     let s = |g: &dyn Fn(&DesignResult) -> String| Column::Str(rows.iter().map(|r| g(r)).collect());
@@ -203,16 +270,19 @@ pub fn designs_table(rows: &[&DesignResult], confirmed_by: &str) -> Result<Table
         ("tokens_per_joule", f(&|r| r.score.tokens_per_joule)),
         ("usd_per_mtok", f(&|r| r.score.usd_per_mtok)),
         ("operating_points", s(&|r| operating_points(&r.score.models))),
-        ("confirmed_by", s(&|_| confirmed_by.to_string())),
     ];
     for (name, c) in cols {
         t.add(name, c).map_err(table_err)?;
     }
+    if let Some(sims) = sims {
+        let aligned: Vec<Option<&SimCheck>> = (0..rows.len()).map(|i| sims.get(i)).collect();
+        add_sim_columns(&mut t, &aligned)?;
+    }
     Ok(t)
 }
 
-/// The catalog chips as a table.
-pub fn catalog_table(cat: &[CatalogScore]) -> Result<Table, ExploreError> {
+/// The catalog chips as a table; simulated figures added where `sims` has the chip.
+pub fn catalog_table(cat: &[CatalogScore], sims: &[SimCheck]) -> Result<Table, ExploreError> {
     let sc = |c: &CatalogScore, g: &dyn Fn(&crate::Score) -> f64| c.score.as_ref().map_or(f64::NAN, g);
     let mut t = Table::new();
     let cols: Vec<(&str, Column)> = vec![
@@ -234,6 +304,10 @@ pub fn catalog_table(cat: &[CatalogScore]) -> Result<Table, ExploreError> {
     ];
     for (name, c) in cols {
         t.add(name, c).map_err(table_err)?;
+    }
+    if !sims.is_empty() {
+        let aligned: Vec<Option<&SimCheck>> = cat.iter().map(|c| sims.iter().find(|s| s.id == c.chip)).collect();
+        add_sim_columns(&mut t, &aligned)?;
     }
     Ok(t)
 }
@@ -287,10 +361,15 @@ pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String
             points.push(LabeledPoint { x: sc.usd_per_mtok, y: sc.tokens_per_joule, label: c.chip.clone(), group: 0 });
         }
     }
+    for sim in &s.confirmation.designs {
+        if sim.tokens_per_joule.is_finite() && sim.usd_per_mtok.is_finite() {
+            points.push(LabeledPoint { x: sim.usd_per_mtok, y: sim.tokens_per_joule, label: String::new(), group: 2 });
+        }
+    }
     page.heading("Pareto frontier");
     page.paragraph(
         "Grey: feasible designs (a sample when there are many). Orange: the frontier (labelled every few points). \
-         Blue: catalog chips scored on the same workload with the same model (their capex is the catalog price, \
+         Green: the frontier designs as simulated, when the run confirmed them with the simulator. Blue: catalog chips scored on the same workload with the same model (their capex is the catalog price, \
          vendor margin included; a custom design's is its manufacturing cost plus NRE share).",
     );
     page.scatter(&Scatter {
@@ -301,9 +380,9 @@ pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String
     });
     let rows: Vec<&DesignResult> = front.iter().map(|&i| &run.results[i]).collect();
     page.heading("Frontier designs");
-    page.table(&designs_table(&rows, &s.confirmation.method)?);
+    page.table(&designs_table(&rows, Some(&s.confirmation.designs))?);
     page.heading("Catalog chips");
-    page.table(&catalog_table(&s.catalog)?);
+    page.table(&catalog_table(&s.catalog, &s.confirmation.catalog)?);
     page.heading("Rejections");
     let mut rt = Table::new();
     rt.add("reason", Column::Str(s.rejections.keys().cloned().collect())).map_err(table_err)?;

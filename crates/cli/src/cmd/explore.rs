@@ -29,9 +29,12 @@ pub struct Args {
     /// Evaluate only shard I of N (0-based) and write `shard-I-of-N.json`; join with `merge`.
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
-    /// Seed (used when the space samples designs with `[search] sample`).
+    /// Seed (design sampling with `[search] sample`, and the simulated request streams).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Skip confirming the frontier with the simulator (analytic numbers only).
+    #[arg(long)]
+    no_sim: bool,
 }
 
 /// Flags of `tokenfab merge`.
@@ -43,6 +46,9 @@ pub struct MergeArgs {
     /// Output directory for the merged results.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Skip confirming the frontier with the simulator (analytic numbers only).
+    #[arg(long)]
+    no_sim: bool,
 }
 
 pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
@@ -78,7 +84,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         eprintln!("wrote {}; join all shards with `tokenfab merge {} --out DIR`", path.display(), out.display());
         return Ok(ExitCode::SUCCESS);
     }
-    write_outputs(&out, &explorer, &result, "explore")?;
+    write_outputs(&out, &explorer, &result, "explore", !args.no_sim)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,7 +127,7 @@ pub fn merge(catalog: &Catalog, args: MergeArgs) -> Result<ExitCode> {
         merged.designs_evaluated,
         merged.results.len()
     );
-    write_outputs(&args.out, &explorer, &merged, "merge")?;
+    write_outputs(&args.out, &explorer, &merged, "merge", !args.no_sim)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -136,18 +142,31 @@ fn progress_bar(n: u64) -> ProgressBar {
     bar
 }
 
-fn write_outputs(out: &Path, explorer: &Explorer, run: &ShardFile, command: &str) -> Result<()> {
+fn write_outputs(out: &Path, explorer: &Explorer, run: &ShardFile, command: &str, simulate: bool) -> Result<()> {
     let space = explorer.space;
     let catalog_scores = explorer.catalog_scores();
-    let confirmation = Confirmation::analytic();
+    let confirmation = if simulate {
+        let t0 = Instant::now();
+        let c = Confirmation::simulate(explorer, run, &catalog_scores);
+        let confirmed = c.designs.iter().filter(|d| d.meets_slo).count();
+        eprintln!(
+            "simulated {} frontier designs ({confirmed} meet the SLOs) and {} catalog chips in {:.1} s",
+            c.designs.len(),
+            c.catalog.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        c
+    } else {
+        Confirmation::analytic()
+    };
     let summary = output::summary(space, &explorer.workload, run, &catalog_scores, confirmation);
     write_atomic(&out.join("summary.json"), tokenfab_report::summary_json(&summary)?.as_bytes())?;
     let front = frontier_of(run);
     let front_rows: Vec<_> = front.iter().map(|&i| &run.results[i]).collect();
-    write_table(out, "pareto", &output::designs_table(&front_rows, &summary.confirmation.method)?)?;
+    write_table(out, "pareto", &output::designs_table(&front_rows, Some(&summary.confirmation.designs))?)?;
     let all: Vec<_> = run.results.iter().collect();
-    write_table(out, "designs", &output::designs_table(&all, &summary.confirmation.method)?)?;
-    write_table(out, "catalog", &output::catalog_table(&catalog_scores)?)?;
+    write_table(out, "designs", &output::designs_table(&all, None)?)?;
+    write_table(out, "catalog", &output::catalog_table(&catalog_scores, &summary.confirmation.catalog)?)?;
     write_atomic(&out.join("report.html"), output::report_html(space, run, &summary)?.as_bytes())?;
     let mut inputs = toml::Table::new();
     inputs.insert("space".into(), toml::Value::String(space.file.name.clone()));
@@ -157,6 +176,7 @@ fn write_outputs(out: &Path, explorer: &Explorer, run: &ShardFile, command: &str
         "models".into(),
         toml::Value::Array(run.models.iter().map(|m| toml::Value::String(m.clone())).collect()),
     );
+    inputs.insert("simulated".into(), toml::Value::Boolean(simulate));
     inputs.insert("space_toml".into(), toml::Value::String(space.text.clone()));
     let record = RunRecord {
         command: command.into(),

@@ -155,6 +155,25 @@ fn invalid_specs_report_every_problem_at_once() {
     }
     let e = WorkloadSpec::from_toml("name = 'x'\nbogus = 1\n").unwrap_err().to_string();
     assert!(e.contains("bogus"), "{e}");
+    // Unknown keys are rejected inside tagged tables too.
+    let base = |arrival: &str, input: &str| {
+        format!(
+            "name = 'x'\narrival = {arrival}\n[[classes]]\nname = 'c'\nkind = 'generic'\nshare = 1.0\n\
+             input = {input}\noutput = {{ dist = 'fixed', value = 1 }}\nslo = {{ ttft_ms = 1, tpot_ms = 1 }}\n"
+        )
+    };
+    assert!(
+        WorkloadSpec::from_toml(&base("{ process = 'poisson', rate_per_s = 1 }", "{ dist = 'fixed', value = 3 }"))
+            .is_ok()
+    );
+    for (arrival, input, bad) in [
+        ("{ process = 'poisson', rate_per_s = 1, burst = 2 }", "{ dist = 'fixed', value = 3 }", "burst"),
+        ("{ process = 'poisson', rate_per_s = 1 }", "{ dist = 'fixed', value = 3, extra = 1 }", "extra"),
+        ("{ process = 'weibull', rate_per_s = 1 }", "{ dist = 'fixed', value = 3 }", "weibull"),
+    ] {
+        let e = WorkloadSpec::from_toml(&base(arrival, input)).unwrap_err().to_string();
+        assert!(e.contains(bad), "{e} should name {bad}");
+    }
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //!  CSV row ──► Deployment (catalog model + system, layout, formats, engine, ISL/OSL, concurrency)
 //!                 │  (or: why it cannot be modelled)
 //!                 ▼
-//!        closed-loop engine model over tokenfab_perf::StepModel
+//!        discrete-event simulation (tokenfab-sim, the default), or
+//!        closed-loop steady-state engine model over tokenfab_perf::StepModel (`analytic`)
 //!        agg: continuous batching with chunked prefill, c clients, identical requests
 //!        disagg: prefill pool → KV transfer → decode pool, fixed point of the closed loop
 //!                 │
@@ -26,9 +27,11 @@
 
 mod engine;
 mod row;
+mod simulated;
 
 pub use engine::{EngineProfile, Prediction, predict};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
+pub use simulated::{REQUESTS_PER_CLIENT, predict_simulated};
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,100 @@
+//! The same rows through the discrete-event simulator (`tokenfab-sim`): each row's deployment
+//! becomes a scenario deployment, and `3 × concurrency` identical requests run from
+//! `concurrency` closed-loop clients that all start at time zero, as a benchmark client does.
+
+use crate::engine::Prediction;
+use crate::row::{Deployment, Mode};
+use tokenfab_catalog::Catalog;
+use tokenfab_perf::Parallel;
+use tokenfab_sim::{Arrivals, DeploymentSpec, DisaggSpec, EngineKind, EngineOverrides, ParallelSpec, SimConfig, run};
+use tokenfab_workload::Request;
+
+fn spec(p: &Parallel) -> ParallelSpec {
+    ParallelSpec { tp: p.tp, pp: p.pp, attn_dp: p.attn_dp, moe_tp: Some(p.moe_tp), moe_ep: Some(p.moe_ep) }
+}
+
+/// Requests per client in the simulated benchmark.
+pub const REQUESTS_PER_CLIENT: u32 = 3;
+
+/// Predicts mean TTFT and TPOT of a row's deployment by simulation.
+pub fn predict_simulated(
+    catalog: &Catalog,
+    dep: &Deployment,
+    backend: &str,
+    isl: u32,
+    osl: u32,
+    concurrency: u32,
+) -> Result<Prediction, String> {
+    let engine = match backend {
+        "trtllm" => EngineKind::Trtllm,
+        "sglang" => EngineKind::Sglang,
+        "vllm" => EngineKind::Vllm,
+        other => return Err(format!("unknown backend `{other}`")),
+    };
+    // The benchmark configures the engine's batch cap to the concurrency it measures.
+    let overrides = EngineOverrides {
+        max_num_seqs: Some(match dep.mode {
+            Mode::Agg => concurrency,
+            Mode::Disagg => dep.decode.max_batch.unwrap_or(concurrency).max(1),
+        }),
+        prefix_caching: Some(false),
+        // TensorRT-LLM runs without chunked prefill by default, so a prompt is scheduled whole:
+        // a deployment serving `isl`-token prompts next to `concurrency` running decodes must be
+        // configured with a token budget that holds both (else the prompt could never start).
+        max_num_batched_tokens: (engine == EngineKind::Trtllm).then(|| (isl + concurrency).max(8192)),
+        ..Default::default()
+    };
+    let s = DeploymentSpec {
+        system: dep.system.id.clone(),
+        model: dep.model.id.clone(),
+        weight_dtype: dep.weight_dtype,
+        moe_dtype: Some(dep.moe_dtype),
+        kv_dtype: dep.kv_dtype,
+        engine,
+        engine_options: overrides,
+        replicas: 1,
+        parallel: spec(&dep.prefill.parallel),
+        disagg: match dep.mode {
+            Mode::Agg => None,
+            Mode::Disagg => {
+                if !dep.prefill.workers_known || !dep.decode.workers_known {
+                    return Err("disaggregated row without prefill/decode worker counts: pool sizes unknown".into());
+                }
+                Some(DisaggSpec {
+                    prefill_replicas: dep.prefill.workers,
+                    decode_replicas: dep.decode.workers,
+                    prefill_parallel: spec(&dep.prefill.parallel),
+                    decode_parallel: spec(&dep.decode.parallel),
+                })
+            }
+        },
+    };
+    let d = tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?;
+    let n = concurrency as u64 * REQUESTS_PER_CLIENT as u64;
+    let reqs = (0..n).map(|id| Request {
+        id,
+        arrival_ns: 0,
+        input_tokens: isl,
+        output_tokens: osl,
+        class: 0,
+        session: None,
+        turn: 0,
+        prefix: None,
+    });
+    let cfg = SimConfig {
+        arrivals: Arrivals::Closed { concurrency },
+        max_engine_iterations: 50_000_000,
+        ..SimConfig::default()
+    };
+    let res = run(&cfg, &d, reqs, 1).map_err(|e| e.to_string())?;
+    let sum = res.summary(&cfg.slos, d.it_power_factor, cfg.pue);
+    if sum.counters.requests_completed < n {
+        return Err(format!("only {} of {n} requests completed", sum.counters.requests_completed));
+    }
+    Ok(Prediction {
+        ttft_ms: sum.latency.ttft_ms.mean,
+        tpot_ms: sum.latency.tpot_ms.mean,
+        decode_step_ms: sum.latency.tpot_ms.p50,
+        output_tokens_per_s: sum.throughput.output_tokens_per_s,
+    })
+}

@@ -193,3 +193,65 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn slo_rejections_are_named_by_the_slo_that_fails() {
+    let axes = "fp8_pflops = [4.5]\nmemory = [\"hbm3e-12h\"]\nhbm_stacks = [4]\nsram_mb = [64.0]\nscaleup_gbps = [900.0]\n\
+                scaleup_domain = [8]\ntdp_w = [700.0]\ncompute_dies = [2]\n";
+    let catalog = Catalog::builtin();
+    let check = |from: &str, to: &str, reason: &str| {
+        let base = small_space(axes);
+        let text = base.text.replace(from, to);
+        let space = Space::from_toml("slo", &text).unwrap();
+        let ex = Explorer::new(&space, &catalog).unwrap();
+        let run = ex.run(0, Shard::ALL, &|| {});
+        assert_eq!(run.results.len(), 0, "{reason}: {:?}", run.rejections);
+        assert_eq!(run.rejections.get(reason), Some(&1), "{:?}", run.rejections);
+    };
+    check("tpot_slo_ms = 30.0", "tpot_slo_ms = 0.5", "tpot-slo");
+    check("ttft_slo_ms = 1500.0", "ttft_slo_ms = 5.0", "ttft-slo");
+    // The same design is feasible with the SLOs as written.
+    let space = small_space(axes);
+    let ex = Explorer::new(&space, &catalog).unwrap();
+    assert_eq!(ex.run(0, Shard::ALL, &|| {}).results.len(), 1);
+}
+
+#[test]
+fn sampling_is_seeded_and_shards_split_the_sample() {
+    let space = {
+        let s = small_space(AXES);
+        Space::from_toml("sample", &format!("{}\n[search]\nsample = 50\n", s.text)).unwrap()
+    };
+    let catalog = Catalog::builtin();
+    let ex = Explorer::new(&space, &catalog).unwrap();
+    let a = space.indices(1);
+    assert_eq!(a.len(), 50);
+    assert!(a.windows(2).all(|w| w[0] < w[1]) && *a.last().unwrap() < space.size());
+    assert_eq!(a, space.indices(1));
+    assert_ne!(a, space.indices(2));
+    let whole = ex.run(1, Shard::ALL, &|| {});
+    assert_eq!((whole.designs_selected, whole.designs_evaluated), (50, 50));
+    let parts: Vec<ShardFile> = (0..4).map(|i| ex.run(1, Shard { index: i, count: 4 }, &|| {})).collect();
+    assert_eq!(merge(parts).unwrap(), whole);
+}
+
+#[test]
+fn the_simulator_confirms_a_frontier_design() {
+    let space = small_space(AXES);
+    let catalog = Catalog::builtin();
+    let ex = Explorer::new(&space, &catalog).unwrap();
+    let run = ex.run(0, Shard::ALL, &|| {});
+    let best = &run.results[frontier_of(&run)[0]];
+    let sim = ex.confirm(best, 0);
+    assert_eq!(sim.error, None);
+    assert_eq!(sim.id, best.design.id());
+    let analytic = best.score.tokens_per_s_per_chip;
+    // Offered at 85 % of the analytic capacity, the simulated replica carries about that load.
+    assert!(
+        sim.tokens_per_s_per_chip > 0.6 * analytic && sim.tokens_per_s_per_chip < 1.0 * analytic,
+        "sim {} vs analytic {analytic}",
+        sim.tokens_per_s_per_chip
+    );
+    assert!(sim.tokens_per_joule > 0.0 && sim.usd_per_mtok > 0.0);
+    assert_eq!(sim, ex.confirm(best, 0), "same seed, same simulation");
+}

@@ -38,8 +38,11 @@ pub struct AicRow {
     pub gemm_quant: String,
     /// MoE quantization.
     pub moe_quant: String,
-    /// Benchmark concurrency (from `batch_size` or `silicon_concurrency=` in the source column).
+    /// Benchmark concurrency (clients): `silicon_concurrency=` in the source column, else
+    /// `_c<N>_` in the id, else `batch_size`.
     pub concurrency: u32,
+    /// The engine's batch-size cap, where the row gives one (`batch_size`).
+    pub engine_batch: Option<u32>,
     /// Every other column, by name (parallelism and pool fields).
     pub fields: std::collections::BTreeMap<String, String>,
     /// Measured mean TTFT, ms.
@@ -71,15 +74,16 @@ pub fn parse_rows(file: &str, text: &str) -> Result<Vec<AicRow>, AicError> {
         let num = |k: &str| -> Result<f64, AicError> {
             get(k).trim().parse::<f64>().map_err(|_| err(line, format!("column `{k}`: `{}` is not a number", get(k))))
         };
-        let concurrency = match get("batch_size").trim().parse::<f64>() {
-            Ok(b) => b as u32,
-            Err(_) => get("silicon_data_source")
-                .split(';')
-                .find_map(|p| p.trim().strip_prefix("silicon_concurrency=").and_then(|v| v.parse::<u32>().ok()))
-                .ok_or_else(|| {
-                    err(line, "no `batch_size` and no `silicon_concurrency=` in `silicon_data_source`".into())
-                })?,
-        };
+        let engine_batch = get("batch_size").trim().parse::<f64>().ok().map(|b| b as u32).filter(|b| *b > 0);
+        let from_source = get("silicon_data_source")
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("silicon_concurrency=").and_then(|v| v.parse::<u32>().ok()));
+        let id = get("id");
+        let from_id =
+            id.split('_').find_map(|p| p.strip_prefix('c').and_then(|v| v.parse::<u32>().ok())).filter(|c| *c > 0);
+        let concurrency = from_source.or(from_id).or(engine_batch).ok_or_else(|| {
+            err(line, "no concurrency: no `silicon_concurrency=` in `silicon_data_source`, no `_c<N>_` in the id, no `batch_size`".into())
+        })?;
         out.push(AicRow {
             id: get("id"),
             line,
@@ -93,6 +97,7 @@ pub fn parse_rows(file: &str, text: &str) -> Result<Vec<AicRow>, AicError> {
             gemm_quant: get("gemm_quant_mode"),
             moe_quant: get("moe_quant_mode"),
             concurrency,
+            engine_batch,
             ttft_ms: num("silicon_ttft_ms")?,
             tpot_ms: num("silicon_tpot_ms")?,
             fields,
@@ -183,9 +188,19 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
         _ => Dtype::Bf16,
     };
     let dense = model.moe.is_none();
+    // TensorRT-LLM's wide-EP deployments give `tp_size` = world size with attention data
+    // parallelism enabled; some rows record `attention_dp_size` 1 with a `tp_size` (24, 36, 52,
+    // 64...) that cannot divide the attention heads, which only attention DP makes possible.
+    let fix = |mut p: Parallel| {
+        if !dense && p.attn_dp == 1 && p.tp > 1 && model.num_attention_heads % p.tp != 0 {
+            p.attn_dp = p.tp;
+            p.tp = 1;
+        }
+        p
+    };
     let (mode, prefill, decode) = match row.mode.as_str() {
         "agg" => {
-            let p = layout(row, "", dense)?;
+            let p = fix(layout(row, "", dense)?);
             let pool = Pool { parallel: p, workers: 1, workers_known: true, max_batch: None };
             (Mode::Agg, pool.clone(), pool)
         }
@@ -193,13 +208,13 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
             let pw = row.num("prefill_num_workers");
             let dw = row.num("decode_num_workers");
             let prefill = Pool {
-                parallel: layout(row, "prefill_", dense)?,
+                parallel: fix(layout(row, "prefill_", dense)?),
                 workers: pw.unwrap_or(1).max(1),
                 workers_known: pw.is_some(),
                 max_batch: row.num("prefill_batch_size"),
             };
             let decode = Pool {
-                parallel: layout(row, "decode_", dense)?,
+                parallel: fix(layout(row, "decode_", dense)?),
                 workers: dw.unwrap_or(1).max(1),
                 workers_known: dw.is_some(),
                 max_batch: row.num("decode_batch_size"),

@@ -24,6 +24,7 @@ pub fn predict_simulated(
     isl: u32,
     osl: u32,
     concurrency: u32,
+    engine_batch: Option<u32>,
 ) -> Result<Prediction, String> {
     let engine = match backend {
         "trtllm" => EngineKind::Trtllm,
@@ -31,7 +32,10 @@ pub fn predict_simulated(
         "vllm" => EngineKind::Vllm,
         other => return Err(format!("unknown backend `{other}`")),
     };
-    // The benchmark configures the engine's batch cap to the concurrency it measures.
+    // The engine's batch cap is the benchmark concurrency. Where a row's `batch_size` differs
+    // from its concurrency (62 rows) it is not an admission cap: the measured TTFTs show no
+    // queueing behind it. It is kept on the row (`engine_batch`) but not used.
+    let _ = engine_batch;
     let overrides = EngineOverrides {
         max_num_seqs: Some(match dep.mode {
             Mode::Agg => concurrency,

@@ -126,9 +126,15 @@ fn aic_outcomes(catalog: &Catalog, path: &std::path::Path, model: AicModel) -> R
                     let profile = tokenfab_aic::EngineProfile::for_backend(&row.backend);
                     tokenfab_aic::predict(catalog, &dep, row.isl, row.osl, row.concurrency, &profile)
                 }
-                AicModel::Sim => {
-                    tokenfab_aic::predict_simulated(catalog, &dep, &row.backend, row.isl, row.osl, row.concurrency)
-                }
+                AicModel::Sim => tokenfab_aic::predict_simulated(
+                    catalog,
+                    &dep,
+                    &row.backend,
+                    row.isl,
+                    row.osl,
+                    row.concurrency,
+                    row.engine_batch,
+                ),
             });
             bar.inc(1);
             tokenfab_aic::Outcome { row, prediction }

@@ -33,6 +33,9 @@ pub enum Format {
     /// LLMServingSim JSONL: upstream `{input_toks, output_toks, arrival_time_ns, …}` or the derived
     /// `{timestamp_ns, input_length, output_length, hash_ids (16-token blocks)}`.
     Llmservingsim,
+    /// Qwen-Bailian KV-cache traces (ATC'25): `{chat_id, parent_chat_id (-1 = root), timestamp (s),
+    /// input_length, output_length, type, turn, hash_ids (16-token blocks)}`.
+    QwenBailian,
     /// ServeGen per-client `chunk-N-trace.csv`: 600-s windows of rate, CV and a Gamma/Weibull fit;
     /// arrivals are generated (seeded).
     Servegen,
@@ -49,11 +52,12 @@ pub enum Format {
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Azure,
         Format::Burstgpt,
         Format::Mooncake,
         Format::Llmservingsim,
+        Format::QwenBailian,
         Format::Servegen,
         Format::Lengths,
         Format::Vidur,
@@ -68,6 +72,7 @@ impl Format {
             Format::Burstgpt => "burstgpt",
             Format::Mooncake => "mooncake",
             Format::Llmservingsim => "llmservingsim",
+            Format::QwenBailian => "qwen-bailian",
             Format::Servegen => "servegen",
             Format::Lengths => "lengths",
             Format::Vidur => "vidur",
@@ -89,6 +94,8 @@ impl Format {
             let o = v.as_object()?;
             return if o.contains_key("arrival_ns") {
                 Some(Format::NativeJsonl)
+            } else if o.contains_key("chat_id") && o.contains_key("input_length") {
+                Some(Format::QwenBailian)
             } else if o.contains_key("timestamp_ns")
                 || o.contains_key("arrival_time_ns")
                 || o.contains_key("input_toks")
@@ -123,7 +130,10 @@ impl Format {
     }
 
     fn has_header(self) -> bool {
-        !matches!(self, Format::Mooncake | Format::Llmservingsim | Format::Servegen | Format::NativeJsonl)
+        !matches!(
+            self,
+            Format::Mooncake | Format::Llmservingsim | Format::QwenBailian | Format::Servegen | Format::NativeJsonl
+        )
     }
 }
 
@@ -291,6 +301,8 @@ pub struct TraceReader<R: BufRead> {
     /// BurstGPT: model names → class; session → turns so far.
     models: Vec<String>,
     turns: BTreeMap<u64, u32>,
+    /// Qwen-Bailian: chat → root chat of its conversation.
+    roots: BTreeMap<u64, u64>,
     fields: Vec<(usize, usize)>,
 }
 
@@ -350,6 +362,7 @@ impl<R: BufRead> TraceReader<R> {
             fallback,
             models: Vec::new(),
             turns: BTreeMap::new(),
+            roots: BTreeMap::new(),
             fields: Vec::new(),
         })
     }
@@ -438,6 +451,18 @@ impl<R: BufRead> TraceReader<R> {
 
     fn parse_text(&mut self, line: &str) -> Result<Option<Row>, String> {
         match self.format {
+            Format::QwenBailian => {
+                let (mut row, chat, parent, turn) = parse_qwen_row(line, self.opts.max_prefix_ids)?;
+                // Session = the root of the parent chain; one map entry per chat seen.
+                let root = match parent {
+                    None => chat,
+                    Some(p) => self.roots.get(&p).copied().unwrap_or(p),
+                };
+                self.roots.insert(chat, root);
+                row.session = Some(root);
+                row.turn = Some(turn);
+                Ok(Some(row))
+            }
             Format::Mooncake | Format::Llmservingsim => {
                 parse_json_row(self.format, line, self.opts.max_prefix_ids).map(Some)
             }
@@ -788,6 +813,51 @@ fn parse_json_row(format: Format, line: &str, max_ids: usize) -> Result<Row, Str
     Ok(Row { t_ns: Some(t_ns), input, output, class: 0, session: None, turn: None, prefix })
 }
 
+#[derive(Deserialize)]
+struct QwenRow {
+    chat_id: u64,
+    parent_chat_id: i64,
+    timestamp: f64,
+    input_length: u32,
+    output_length: u32,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    turn: u32,
+    #[serde(default)]
+    hash_ids: Option<Vec<u64>>,
+}
+
+/// Class of a Qwen-Bailian request by its `type`.
+pub const QWEN_TYPES: [&str; 4] = ["text", "search", "image", "file"];
+
+/// (row, chat id, parent chat id, 0-based turn). The file's `turn` is 1-based (the README's example
+/// has turn 2 for a request with a parent).
+fn parse_qwen_row(line: &str, max_ids: usize) -> Result<(Row, u64, Option<u64>, u32), String> {
+    let j: QwenRow =
+        serde_json::from_str(line).map_err(|e| format!("not a Qwen-Bailian JSON object of the expected shape: {e}"))?;
+    if !(j.timestamp.is_finite() && j.timestamp >= 0.0) {
+        return Err(format!("timestamp {} is not seconds ≥ 0", j.timestamp));
+    }
+    let class = QWEN_TYPES.iter().position(|t| *t == j.kind).unwrap_or(QWEN_TYPES.len()) as u16;
+    let prefix = match j.hash_ids {
+        Some(ids) if ids.len() > max_ids => return Err(format!("more than {max_ids} hash_ids")),
+        Some(ids) => Some(PrefixBlocks { block_tokens: 16, ids }),
+        None => None,
+    };
+    let row = Row {
+        t_ns: Some((j.timestamp * 1e9).round() as i128),
+        input: j.input_length,
+        output: j.output_length,
+        class,
+        session: None,
+        turn: None,
+        prefix,
+    };
+    let parent = u64::try_from(j.parent_chat_id).ok();
+    Ok((row, j.chat_id, parent, j.turn.saturating_sub(1)))
+}
+
 fn parse_tokens(s: &str, what: &str) -> Result<u32, String> {
     if let Ok(v) = s.parse::<u32>() {
         return Ok(v);
@@ -1090,6 +1160,10 @@ mod tests {
             (r#"{"timestamp": 0, "input_length": 5, "output_length": 1, "hash_ids": [0]}"#, Some(Format::Mooncake)),
             (r#"{"timestamp_ns": 5, "input_length": 5, "output_length": 1}"#, Some(Format::Llmservingsim)),
             (r#"{"input_toks": 5, "output_toks": 1, "arrival_time_ns": 3}"#, Some(Format::Llmservingsim)),
+            (
+                r#"{"chat_id": 1, "parent_chat_id": -1, "timestamp": 0.5, "input_length": 5, "output_length": 1}"#,
+                Some(Format::QwenBailian),
+            ),
             ("0,1.33,8.6,Weibull,0.37,0.39", Some(Format::Servegen)),
             ("600,0,0,,0,0", Some(Format::Servegen)),
             ("num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio", Some(Format::Lengths)),

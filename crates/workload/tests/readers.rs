@@ -245,3 +245,24 @@ fn spread_ties_spaces_bucketed_arrivals_evenly() {
     assert!(t[1..3].iter().all(|x| *x < 3_000_000_000) && t[4] < 4_000_000_000, "{t:?}");
     assert!(matches!(v.last(), Some(Err(WorkloadError::Parse { line: 7, .. }))), "the error still comes last");
 }
+
+#[test]
+fn qwen_bailian_keeps_sessions_turns_types_and_16_token_blocks() {
+    let text = "{\"chat_id\": 55, \"parent_chat_id\": -1, \"timestamp\": 1.5, \"input_length\": 40, \"output_length\": 9, \"type\": \"text\", \"turn\": 1, \"hash_ids\": [0, 1, 2]}\n\
+                {\"chat_id\": 56, \"parent_chat_id\": -1, \"timestamp\": 2.0, \"input_length\": 10, \"output_length\": 3, \"type\": \"search\", \"turn\": 1, \"hash_ids\": [3]}\n\
+                {\"chat_id\": 159, \"parent_chat_id\": 55, \"timestamp\": 61.114, \"input_length\": 80, \"output_length\": 4, \"type\": \"text\", \"turn\": 2, \"hash_ids\": [0, 1, 2, 4, 5]}\n\
+                {\"chat_id\": 160, \"parent_chat_id\": 159, \"timestamp\": 70, \"input_length\": 99, \"output_length\": 5, \"type\": \"file\", \"turn\": 3}\n";
+    let (v, _) = read(text, None, false);
+    let v: Vec<Request> = v.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        v.iter().map(|r| (r.arrival_ns, r.session, r.turn, r.class)).collect::<Vec<_>>(),
+        vec![
+            (0, Some(55), 0, 0),
+            (500_000_000, Some(56), 0, 1),
+            (59_614_000_000, Some(55), 1, 0),
+            (68_500_000_000, Some(55), 2, 3)
+        ]
+    );
+    assert_eq!(v[2].prefix.as_ref().unwrap().block_tokens, 16);
+    assert!(v[3].prefix.is_none());
+}

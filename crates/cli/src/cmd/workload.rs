@@ -37,7 +37,8 @@ enum Cmd {
 struct TraceArgs {
     /// Trace file (format detected from its first line unless --format is given).
     file: PathBuf,
-    /// Trace format: azure, burstgpt, mooncake, llmservingsim, servegen, lengths, vidur, native-csv, native-jsonl.
+    /// Trace format: azure, burstgpt, mooncake, llmservingsim, qwen-bailian, servegen, lengths, vidur,
+    /// native-csv, native-jsonl.
     #[arg(long, value_parser = parse_format)]
     format: Option<Format>,
     /// Skip malformed rows and count them instead of stopping at the first.

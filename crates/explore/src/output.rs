@@ -117,12 +117,57 @@ pub struct Summary {
     pub rejection_reasons: BTreeMap<String, String>,
     /// Designs on the frontier.
     pub frontier_size: u64,
+    /// The ends of the frontier and the best catalog chips, for a quick read.
+    pub highlights: BTreeMap<String, Highlight>,
     /// How the frontier was confirmed.
     pub confirmation: Confirmation,
     /// Frontier designs by increasing cost.
     pub frontier: Vec<FrontierEntry>,
     /// Catalog chips on the same workload.
     pub catalog: Vec<CatalogScore>,
+}
+
+/// A named point of interest: a design or catalog chip and its two objectives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Highlight {
+    /// Design id or chip id.
+    pub id: String,
+    /// Output tokens per joule.
+    pub tokens_per_joule: f64,
+    /// USD per million output tokens.
+    pub usd_per_mtok: f64,
+}
+
+fn highlights(run: &ShardFile, front: &[usize], catalog: &[CatalogScore]) -> BTreeMap<String, Highlight> {
+    let mut h = BTreeMap::new();
+    let d = |i: usize| {
+        let r = &run.results[i];
+        Highlight { id: r.design.id(), tokens_per_joule: r.score.tokens_per_joule, usd_per_mtok: r.score.usd_per_mtok }
+    };
+    // The frontier is ordered by increasing cost (and so increasing efficiency).
+    if let (Some(&first), Some(&last)) = (front.first(), front.last()) {
+        h.insert("cheapest_design".to_string(), d(first));
+        h.insert("most_efficient_design".to_string(), d(last));
+    }
+    let scored: Vec<Highlight> = catalog
+        .iter()
+        .filter_map(|c| {
+            c.score.as_ref().map(|s| Highlight {
+                id: c.chip.clone(),
+                tokens_per_joule: s.tokens_per_joule,
+                usd_per_mtok: s.usd_per_mtok,
+            })
+        })
+        .collect();
+    if let Some(b) =
+        scored.iter().filter(|x| x.usd_per_mtok.is_finite()).min_by(|a, b| a.usd_per_mtok.total_cmp(&b.usd_per_mtok))
+    {
+        h.insert("cheapest_catalog_chip".to_string(), b.clone());
+    }
+    if let Some(b) = scored.iter().max_by(|a, b| a.tokens_per_joule.total_cmp(&b.tokens_per_joule)) {
+        h.insert("most_efficient_catalog_chip".to_string(), b.clone());
+    }
+    h
 }
 
 /// One frontier design in the summary.
@@ -175,6 +220,7 @@ pub fn summary(
         rejections,
         rejection_reasons: Rejection::ALL.iter().map(|r| (r.as_str().to_string(), r.describe().to_string())).collect(),
         frontier_size: front.len() as u64,
+        highlights: highlights(run, &front, catalog),
         confirmation,
         frontier: front
             .iter()
@@ -337,6 +383,23 @@ pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String
         space.figures.cost.pue,
         s.confirmation.note,
     ));
+    let hl = |k: &str, what: &str| {
+        s.highlights
+            .get(k)
+            .map(|h| format!("{what} {}: {:.2} tokens/J at US${:.4}/Mtok", h.id, h.tokens_per_joule, h.usd_per_mtok))
+    };
+    let lines: Vec<String> = [
+        hl("cheapest_design", "Cheapest design"),
+        hl("most_efficient_design", "most efficient design"),
+        hl("cheapest_catalog_chip", "cheapest catalog chip"),
+        hl("most_efficient_catalog_chip", "most efficient catalog chip"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !lines.is_empty() {
+        page.paragraph(&format!("{} (analytic).", lines.join("; ")));
+    }
     let front = frontier_of(run);
     let mut points = Vec::new();
     let n = run.results.len();

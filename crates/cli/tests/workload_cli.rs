@@ -133,3 +133,21 @@ fn bad_specs_and_formats_are_clear_errors() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot detect"), "{err}");
 }
+
+#[test]
+fn servegen_stats_use_the_sibling_dataset_file_when_present() {
+    let t = repo().join("../shared/traces/servegen/reason/deepseek-r1/chunk-1-trace.csv");
+    if !t.exists() {
+        eprintln!("SKIP: {} is absent", t.display());
+        return;
+    }
+    let (code, out, err) = tokenfab(&["workload", "stats", s(&t), "--json", "--seed", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // chunk-1-dataset.json: short prompts (mean ~170 tokens), unlike the m-large fallback (~900).
+    let mean_in = v["input_tokens"]["mean"].as_f64().unwrap();
+    assert!((100.0..300.0).contains(&mean_in), "input mean {mean_in}");
+    // Same seed, same output.
+    let (_, again, _) = tokenfab(&["workload", "stats", s(&t), "--json", "--seed", "1"]);
+    assert_eq!(out, again);
+}

@@ -34,9 +34,11 @@ pub struct WorkloadSpec {
 }
 
 fn default_block_tokens() -> u32 {
+    // vLLM's default KV-cache block size (16 tokens); also the Qwen-Bailian block size (SUMMARY.md).
     16
 }
 fn default_max_input_tokens() -> u32 {
+    // A 128k-token context window, common to current assistant models (estimate).
     131_072
 }
 fn one() -> f64 {

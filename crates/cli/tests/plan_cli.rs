@@ -150,3 +150,15 @@ fn bad_what_ifs_are_errors() {
         assert!(stderr(&out).contains(words), "{a:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn simulator_fidelity_plans_the_small_scenario() {
+    let dir = scratch("sim");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../plan/data/example-small.toml");
+    let out = tokenfab(&["plan", example, "--fidelity", "sim", "--out", dir.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&dir);
+    assert_eq!(s["fidelity"], "sim");
+    assert_eq!(s["capacity"][0]["capacity"]["fidelity"], "sim");
+    assert!(s["quarters"][0]["capacity_tokens_per_s"].as_f64().unwrap() > 0.0);
+}

@@ -42,11 +42,13 @@ pub mod output;
 pub mod planner;
 mod quarter;
 pub mod scenario;
+pub mod sim_capacity;
 
 pub use capacity::{AnalyticCapacity, Capacity, CapacityCache, CapacityError, CapacityModel, CapacityQuery};
 pub use planner::{Plan, PlanError, QuarterPlan, WhatIf, plan};
 pub use quarter::{HOURS_PER_QUARTER, Quarter, SECONDS_PER_QUARTER};
 pub use scenario::{BUILTIN_FRONTIER_LAB, BUILTIN_NAME, Scenario, ScenarioError, ScenarioErrors};
+pub use sim_capacity::SimCapacity;
 
 /// A small scenario on catalog entries that always exist (H100 nodes, Llama 3.1 8B), for docs
 /// and tests.

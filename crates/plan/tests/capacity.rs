@@ -119,3 +119,27 @@ fn the_cache_answers_repeats_and_survives_json() {
     assert_eq!(c, a);
     assert!(CapacityCache::from_json("not json").is_err());
 }
+
+#[test]
+fn simulated_capacity_meets_the_slos_at_its_load_and_is_keyed_apart() {
+    let cat = Catalog::builtin();
+    let sim = SimCapacity::default();
+    let analytic = AnalyticCapacity::default();
+    let q = query("llama-3.1-8b", "hgx-h100-8", 40.0, 1000.0);
+    let s = sim.capacity(&cat, &q).unwrap();
+    let a = analytic.capacity(&cat, &q).unwrap();
+    assert_eq!(s.fidelity, "sim");
+    assert!(s.feasible, "{:?}", s.reason);
+    assert_eq!(s.parallel, a.parallel, "the analytic level picks the layout");
+    // p90 latencies at the highest passing load are within the SLOs (90 % goodput target).
+    assert!(s.tpot_ms <= 40.0 && s.ttft_ms <= 1000.0, "{s:?}");
+    assert!(s.requests_per_s_per_replica > 0.0);
+    assert!(s.requests_per_s_per_replica <= a.requests_per_s_per_replica * sim.max_load_factor);
+    assert!(s.energy_j_per_token > 0.0);
+    assert_ne!(capacity_key(&sim, &cat, &q), capacity_key(&analytic, &cat, &q));
+    // Deterministic: same query, same answer.
+    assert_eq!(sim.capacity(&cat, &q).unwrap(), s);
+    // An SLO the analytic level already rules out stays infeasible.
+    let tight = sim.capacity(&cat, &query("llama-3.1-8b", "hgx-h100-8", 0.01, 1000.0)).unwrap();
+    assert!(!tight.feasible && tight.fidelity == "sim");
+}

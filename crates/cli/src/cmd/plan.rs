@@ -3,7 +3,9 @@ use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokenfab_catalog::Catalog;
-use tokenfab_plan::{AnalyticCapacity, CapacityCache, Plan, Scenario, WhatIf, output, plan};
+use tokenfab_plan::{
+    AnalyticCapacity, CapacityCache, CapacityModel, Plan, Scenario, SimCapacity, WhatIf, output, plan,
+};
 
 /// Flags of `tokenfab plan`.
 #[derive(clap::Args, Debug)]
@@ -32,6 +34,10 @@ pub struct Args {
     /// What-if: set the facility power cap of SITE to MW (repeatable).
     #[arg(long, value_name = "SITE=MW")]
     pub site_cap: Vec<String>,
+    /// Capacity fidelity: `analytic` (step model, instant) or `sim` (discrete-event simulation of
+    /// each task on each system, searched for the highest load meeting the SLOs; slower, cached).
+    #[arg(long, default_value = "analytic", value_parser = ["analytic", "sim"])]
+    pub fidelity: String,
     /// Print the built-in scenario TOML and exit.
     #[arg(long)]
     pub print_scenario: bool,
@@ -149,12 +155,14 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         }
         _ => CapacityCache::default(),
     };
-    let model = AnalyticCapacity::default();
-    let base = plan(&scenario, &WhatIf::default(), catalog, &model, &mut cache).context("base plan")?;
+    let analytic = AnalyticCapacity::default();
+    let sim = SimCapacity::default();
+    let model: &dyn CapacityModel = if args.fidelity == "sim" { &sim } else { &analytic };
+    let base = plan(&scenario, &WhatIf::default(), catalog, model, &mut cache).context("base plan")?;
     let mut others = Vec::new();
     for w in &what_ifs {
-        others
-            .push(plan(&scenario, w, catalog, &model, &mut cache).with_context(|| format!("what-if `{}`", w.label()))?);
+        let p = plan(&scenario, w, catalog, model, &mut cache).with_context(|| format!("what-if `{}`", w.label()))?;
+        others.push(p);
     }
     if let Some(p) = &cache_path {
         tokenfab_report::write_atomic(p, cache.to_json().as_bytes())?;

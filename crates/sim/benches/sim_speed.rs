@@ -38,7 +38,7 @@ fn main() {
     println!(
         "single core: {it} engine iterations, {} requests, {} step-model evaluations in {dt:.3} s = {:.0} iterations/s",
         res.counters.requests_completed,
-        res.counters.step_cost_evaluations,
+        res.step_cost_evaluations,
         it as f64 / dt
     );
 
@@ -55,7 +55,7 @@ fn main() {
         res.chips,
         res.counters.requests_completed,
         res.counters.engine_iterations,
-        res.counters.step_cost_evaluations,
+        res.step_cost_evaluations,
         res.counters.preemptions,
         res.counters.engine_iterations as f64 / dt / 1e6,
         info.capacity_requests_per_s.unwrap_or(0.0),

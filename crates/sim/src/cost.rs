@@ -1,9 +1,11 @@
 //! Memoized step costs.
 //!
 //! `StepModel::cost` sums dozens of operator models (microseconds per call); the simulator
-//! needs one cost per engine iteration. [`StepCostTable`] quantizes the continuous parts of a
-//! [`BatchShape`] (context sums, prefill token counts) to 7 significant bits (≤ 0.4 % relative
-//! change), keeps the integer parts (sequence counts) exact, and memoizes the result per key.
+//! needs one cost per engine iteration. [`StepCostTable`] quantizes the decode context sum (a
+//! smooth input of decode attention) to 7 significant bits (≤ 0.4 % relative change), keeps
+//! everything else exact (sequence counts and prefill shapes: GEMM and attention tile/wave
+//! quantization make time a step function of them; quantizing them measured up to 5 % error),
+//! and memoizes the result per key.
 //! The accuracy cost is measured by a test against the exact model (`tests/cost_accuracy.rs`).
 
 use crate::time::s_to_ns;
@@ -51,6 +53,10 @@ impl Hasher for FxHasher {
 
 type Key = [u64; 6];
 
+/// A step-cost memo shared by every simulation of one pool (across rayon threads and runs).
+/// Entries are pure functions of their keys, so sharing never changes results.
+pub type SharedCosts = std::sync::Arc<std::sync::Mutex<HashMap<Key, StepTiming, BuildHasherDefault<FxHasher>>>>;
+
 /// Cost of one step as the simulator uses it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepTiming {
@@ -66,6 +72,7 @@ pub struct StepCostTable {
     graph: StepModel,
     eager: StepModel,
     cache: HashMap<Key, StepTiming, BuildHasherDefault<FxHasher>>,
+    shared: Option<SharedCosts>,
     /// Look-ups answered from the table.
     pub hits: u64,
     /// Look-ups that ran the step model.
@@ -80,7 +87,13 @@ const MAX_ENTRIES: usize = 1 << 20;
 impl StepCostTable {
     /// A table over a graph and an eager step model.
     pub fn new(graph: StepModel, eager: StepModel) -> StepCostTable {
-        StepCostTable { graph, eager, cache: HashMap::default(), hits: 0, misses: 0, exact: false }
+        StepCostTable { graph, eager, cache: HashMap::default(), shared: None, hits: 0, misses: 0, exact: false }
+    }
+
+    /// Also consults and fills `shared` on local misses.
+    pub fn with_shared(mut self, shared: SharedCosts) -> StepCostTable {
+        self.shared = Some(shared);
+        self
     }
 
     /// The cost of `shape`; `graphed` selects the CUDA-graph model.
@@ -90,9 +103,10 @@ impl StepCostTable {
         }
         let q = BatchShape {
             prefill_seqs: shape.prefill_seqs,
-            prefill_tokens: quantize(shape.prefill_tokens),
-            prefill_tokens_sq: quantize(shape.prefill_tokens_sq as u64) as f64,
-            prefill_cached_x_new: quantize(shape.prefill_cached_x_new as u64) as f64,
+            // Exact: GEMM wave quantization makes time a step function of the token count.
+            prefill_tokens: shape.prefill_tokens,
+            prefill_tokens_sq: shape.prefill_tokens_sq,
+            prefill_cached_x_new: shape.prefill_cached_x_new,
             decode_seqs: shape.decode_seqs,
             decode_context: quantize(shape.decode_context),
             decode_context_in_window: quantize(shape.decode_context_in_window),
@@ -102,16 +116,29 @@ impl StepCostTable {
             (q.prefill_seqs as u64) << 32 | q.decode_seqs as u64,
             (q.logits_seqs as u64) << 1 | graphed as u64,
             q.prefill_tokens,
-            q.prefill_tokens_sq as u64,
-            q.prefill_cached_x_new as u64 ^ q.decode_context_in_window.rotate_left(32),
+            q.prefill_tokens_sq.to_bits(),
+            q.prefill_cached_x_new.to_bits() ^ q.decode_context_in_window.rotate_left(32),
             q.decode_context,
         ];
         if let Some(t) = self.cache.get(&key) {
             self.hits += 1;
             return *t;
         }
-        self.misses += 1;
-        let t = self.exact_cost(&q, graphed);
+        let from_shared = self.shared.as_ref().and_then(|m| m.lock().ok().and_then(|m| m.get(&key).copied()));
+        let t = match from_shared {
+            Some(t) => t,
+            None => {
+                self.misses += 1;
+                let t = self.exact_cost(&q, graphed);
+                if let Some(Ok(mut m)) = self.shared.as_ref().map(|m| m.lock()) {
+                    if m.len() >= MAX_ENTRIES {
+                        m.clear();
+                    }
+                    m.insert(key, t);
+                }
+                t
+            }
+        };
         if self.cache.len() >= MAX_ENTRIES {
             self.cache.clear();
         }

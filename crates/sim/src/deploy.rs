@@ -162,6 +162,8 @@ pub struct Pool {
     pub activation_bytes_per_chip: f64,
     /// Chips per replica.
     pub chips_per_replica: u32,
+    /// Step-cost memo shared by all runs of this pool (see [`crate::cost::SharedCosts`]).
+    pub costs: crate::cost::SharedCosts,
     /// Engine instances per replica: `pp` (see docs/SIMULATOR.md: pipeline stages are modelled
     /// as `pp` interleaved engines each owning `1/pp` of the KV pool).
     pub engines_per_replica: u32,
@@ -278,6 +280,7 @@ impl Deployment {
                 parallel,
                 chips_per_replica: parallel.chips(),
                 engines_per_replica: engines,
+                costs: Default::default(),
                 step,
                 step_eager,
                 kv_blocks: blocks,

@@ -73,8 +73,6 @@ pub struct Counters {
     pub kv_transfers: u64,
     /// Arrivals earlier than the previous one (replayed out of order; delivered at once).
     pub out_of_order_arrivals: u64,
-    /// Step-model evaluations (memo misses).
-    pub step_cost_evaluations: u64,
     /// Whether the run hit `max_sim_time`.
     pub stopped_at_time_limit: bool,
 }
@@ -91,7 +89,6 @@ impl Counters {
         self.output_tokens += o.output_tokens;
         self.kv_transfers += o.kv_transfers;
         self.out_of_order_arrivals += o.out_of_order_arrivals;
-        self.step_cost_evaluations += o.step_cost_evaluations;
         self.stopped_at_time_limit |= o.stopped_at_time_limit;
     }
 }
@@ -115,6 +112,9 @@ pub struct SimResult {
     pub kv_utilization_peak: f64,
     /// Accelerators.
     pub chips: u64,
+    /// Step-model evaluations (memo misses). Not a simulated result: with memo tables shared
+    /// across threads it depends on scheduling, so it stays out of the summary.
+    pub step_cost_evaluations: u64,
 }
 
 impl SimResult {
@@ -129,6 +129,7 @@ impl SimResult {
             kv_utilization_mean: 0.0,
             kv_utilization_peak: 0.0,
             chips: 0,
+            step_cost_evaluations: 0,
         };
         let mut itl: BTreeMap<u64, u64> = BTreeMap::new();
         let end = parts.iter().map(|p| p.end_ns).max().unwrap_or(0);
@@ -143,6 +144,7 @@ impl SimResult {
             kv_w += p.kv_utilization_mean * p.end_ns as f64 * p.chips as f64;
             out.kv_utilization_peak = out.kv_utilization_peak.max(p.kv_utilization_peak);
             out.chips += p.chips;
+            out.step_cost_evaluations += p.step_cost_evaluations;
             out.records.extend(p.records);
         }
         out.end_ns = end;

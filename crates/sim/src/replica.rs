@@ -54,6 +54,8 @@ struct Seq {
     out_at_start: u32,
     generation: u32,
     live: bool,
+    /// Leading prefix blocks found in the cache at admission (already cached: not re-inserted).
+    prefix_matched: u32,
 }
 
 /// What a step did, for the simulation loop to apply.
@@ -138,6 +140,7 @@ pub(crate) struct Replica {
     finish: BinaryHeap<Reverse<(u64, u32, u32)>>,
     dec_step: u64,
     prefix: PrefixCache,
+    last_prefix_matched: u32,
     pub busy: bool,
     /// Chips of this engine instance (for idle energy); fractional for pipeline engines.
     pub chips: f64,
@@ -200,6 +203,7 @@ impl Replica {
             finish: BinaryHeap::new(),
             dec_step: 0,
             prefix: PrefixCache { cap: prefix_cap, ..Default::default() },
+            last_prefix_matched: 0,
             busy: false,
             chips,
             energy_share,
@@ -415,6 +419,7 @@ impl Replica {
             let left = prompt - cached;
             let chunk = if self.profile.chunked_prefill { left.min(budget) } else { left };
             if chunk > budget && budget < budget_total {
+                self.last_prefix_matched = 0;
                 break;
             }
             self.waiting.pop_front();
@@ -440,12 +445,14 @@ impl Replica {
     }
 
     fn prefix_hit(&mut self, reqs: &mut [Req], r: u32, prompt: u32) -> u32 {
+        self.last_prefix_matched = 0;
         if !self.profile.prefix_caching {
             return 0;
         }
         let q = &mut reqs[r as usize];
         let Some((h, bt)) = &q.prefix else { return 0 };
         let n = self.prefix.matched(h) as u64;
+        self.last_prefix_matched = n as u32;
         let bs = self.bs as u64;
         let tokens = (n * *bt as u64).min(prompt.saturating_sub(1) as u64) / bs * bs;
         q.cached_tokens = q.cached_tokens.max(tokens as u32);
@@ -466,7 +473,9 @@ impl Replica {
             out_at_start: 0,
             generation: 0,
             live: true,
+            prefix_matched: self.last_prefix_matched,
         });
+        self.last_prefix_matched = 0;
         self.running.insert((self.admit_no, si));
         if computed < prompt {
             self.prefilling.push(si);
@@ -507,12 +516,14 @@ impl Replica {
             if s.computed < s.prompt {
                 continue;
             }
-            let r = s.req;
+            let (r, skip) = (s.req, s.prefix_matched as usize);
             self.prefilling.retain(|&x| x != si);
             let q = &mut reqs[r as usize];
             q.out_done += 1;
             if let (Some((h, _)), true) = (&q.prefix, self.profile.prefix_caching) {
-                self.prefix.insert(h);
+                // Blocks matched at admission are cached (and were touched) already; a prefix
+                // evicted since then is simply not re-inserted (an approximation).
+                self.prefix.insert(&h[skip.min(h.len())..]);
             }
             out.prefilled.push(r);
             let (out_done, output) = (q.out_done, q.output);

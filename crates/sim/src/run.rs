@@ -102,7 +102,7 @@ pub fn run<I: Iterator<Item = Request>>(
             ));
         }
         pool_range.push((start, replicas.len()));
-        let mut t = StepCostTable::new(pool.step.clone(), pool.step_eager.clone());
+        let mut t = StepCostTable::new(pool.step.clone(), pool.step_eager.clone()).with_shared(pool.costs.clone());
         t.exact = cfg.exact_step_costs;
         tables.push(t);
     }
@@ -438,7 +438,6 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             kv_den += r.total_blocks as f64 * end as f64;
             kv_peak = kv_peak.max(r.kv_peak_blocks as f64 / r.total_blocks.max(1) as f64);
         }
-        counters.step_cost_evaluations = tables.iter().map(|t| t.misses).sum();
         SimResult {
             records,
             counters,
@@ -452,6 +451,7 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             kv_utilization_mean: if kv_den > 0.0 { kv_num / kv_den } else { 0.0 },
             kv_utilization_peak: kv_peak,
             chips: dep.chips(),
+            step_cost_evaluations: tables.iter().map(|t| t.misses).sum(),
         }
     }
 }

@@ -400,7 +400,19 @@ impl Resolved {
                 ArrivalSpec::Closed { .. } => None,
             },
             _ if self.config.arrivals != Arrivals::Timed => None,
-            Source::Workload(w) => Some(w.arrival.mean_rate_per_s()),
+            Source::Workload(w) => {
+                // The weekly mean, times the profile's mean multiplier over the simulated window
+                // (a run at night sees less than the weekly mean).
+                let mean = w.arrival.mean_rate_per_s();
+                let window_s = self.scenario.load.duration_s.unwrap_or(3600.0);
+                let m = match w.arrival.profile() {
+                    Some(p) => {
+                        (0..1000).map(|i| p.multiplier((i as f64 + 0.5) / 1000.0 * window_s)).sum::<f64>() / 1000.0
+                    }
+                    None => 1.0,
+                };
+                Some(mean * m)
+            }
             Source::Trace(_) => {
                 let t = trace?;
                 let span = t.last()?.arrival_ns.saturating_sub(t.first()?.arrival_ns).max(1) as f64 * 1e-9;

@@ -361,12 +361,14 @@ fn write_outputs(out: &Path, r: &Resolved, name: &str, seed: u64, o: &Outcome, d
         wall_s: f64,
         engine_iterations_per_s: f64,
         threads: usize,
+        step_model_evaluations: u64,
         summary_sha256: String,
     }
     let timing = Timing {
         wall_s: o.wall_s,
         engine_iterations_per_s: o.summary.counters.engine_iterations as f64 / o.wall_s.max(1e-9),
         threads: rayon_threads(),
+        step_model_evaluations: o.result.step_cost_evaluations,
         summary_sha256: digest.to_string(),
     };
     write_atomic(&out.join("timing.json"), summary_json(&timing)?.as_bytes())?;

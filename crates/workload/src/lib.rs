@@ -62,7 +62,7 @@ pub use readers::{Format, ReadCounts, ReadOptions, ServeGenLengths, SpreadTies, 
 pub use spec::{
     BUILTIN_NAMES, Language, Slo, TaskClass, TaskKind, TraceRef, TranslationPair, WorkloadRef, WorkloadSpec,
 };
-pub use stats::{LengthHistogram, LengthSummary, StatsSummary, TraceStats};
+pub use stats::{ClassTally, LengthHistogram, LengthSummary, StatsSummary, TraceStats};
 
 use serde::{Deserialize, Serialize};
 

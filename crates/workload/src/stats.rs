@@ -123,6 +123,19 @@ pub struct TraceStats {
     pub input: LengthHistogram,
     /// Output-token histogram.
     pub output: LengthHistogram,
+    /// Per-class tallies (bounded by the number of classes, at most 65 536).
+    pub classes: BTreeMap<u16, ClassTally>,
+}
+
+/// Requests and token sums of one class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ClassTally {
+    /// Requests.
+    pub requests: u64,
+    /// Sum of input tokens.
+    pub input_tokens: u64,
+    /// Sum of output tokens.
+    pub output_tokens: u64,
 }
 
 impl TraceStats {
@@ -141,6 +154,10 @@ impl TraceStats {
         self.n += 1;
         self.input.add(r.input_tokens);
         self.output.add(r.output_tokens);
+        let c = self.classes.entry(r.class).or_default();
+        c.requests += 1;
+        c.input_tokens += r.input_tokens as u64;
+        c.output_tokens += r.output_tokens as u64;
     }
 
     /// Requests seen.

@@ -197,6 +197,24 @@ fn stats(a: StatsArgs) -> Result<ExitCode> {
         for (name, l) in [("input_tokens", s.input_tokens), ("output_tokens", s.output_tokens)] {
             let _ = writeln!(out, "{name:<16} {:>12.2} {:>9} {:>9} {:>9} {:>9}", l.mean, l.p50, l.p90, l.p99, l.max);
         }
+        if st.classes.len() > 1 {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12} {:>9} {:>12} {:>12}",
+                "class", "requests", "share", "input mean", "output mean"
+            );
+            for (c, t) in &st.classes {
+                let n = t.requests as f64;
+                let _ = writeln!(
+                    out,
+                    "{c:<16} {:>12} {:>9.4} {:>12.2} {:>12.2}",
+                    t.requests,
+                    n / s.requests as f64,
+                    t.input_tokens as f64 / n,
+                    t.output_tokens as f64 / n
+                );
+            }
+        }
         if a.trace.lenient {
             let _ = writeln!(out, "skipped_rows     {}", counts.skipped_rows);
             if let Some(first) = &counts.first_skipped {

@@ -6,8 +6,8 @@
 //! ```text
 //!  Scenario (TOML)  demand · models · tasks+SLOs · supply · sites · finance
 //!        │
-//!        ├─► capacity per (task, supply) at SLO ──── CapacityModel (analytic on perf::StepModel,
-//!        │      cached by SHA-256 of the inputs        or simulator-backed) ── CapacityCache
+//!        ├─► capacity per (task, supply) at SLO ──── CapacityModel: AnalyticCapacity (perf::StepModel)
+//!        │      cached by SHA-256 of the inputs        or SimCapacity (tokenfab-sim) ── CapacityCache
 //!        ▼
 //!  per quarter: demand (peak tokens/s) · delivered units · site caps
 //!        │

@@ -178,7 +178,8 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         for (name, desc, _) in BUILTINS {
             t.add_row([format!("builtin:{name}"), desc.to_string()]);
         }
-        println!("{t}");
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), "{t}")?;
         return Ok(ExitCode::SUCCESS);
     }
     let arg = args.scenario.clone().unwrap_or_else(|| "builtin:default".into());
@@ -188,17 +189,23 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     let trace = read_trace(&resolved, dir.as_deref(), &name, seed)?;
     let o = simulate_once(&resolved, &name, seed, trace.as_deref())?;
     let digest = sha256_hex(o.json.as_bytes());
-    print_summary(&resolved, &o, seed);
+    let mut text = summary_text(&resolved, &o, seed);
     let mut code = ExitCode::SUCCESS;
     if args.check_determinism {
         let again = simulate_once(&resolved, &name, seed, trace.as_deref())?;
         let d2 = sha256_hex(again.json.as_bytes());
         if d2 == digest {
-            println!("determinism: OK (summary.json sha256 {digest}, two runs)");
+            text.push_str(&format!("determinism: OK (summary.json sha256 {digest}, two runs)\n"));
         } else {
             eprintln!("determinism: FAILED: summary.json sha256 {digest} then {d2}");
             code = ExitCode::from(1);
         }
+    }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
     }
     if let Some(out) = &args.out {
         write_outputs(out, &resolved, &name, seed, &o, &digest)?;
@@ -207,10 +214,13 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn print_summary(r: &Resolved, o: &Outcome, seed: u64) {
+fn summary_text(r: &Resolved, o: &Outcome, seed: u64) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let s = &o.summary;
     let d = &r.deployment;
-    println!(
+    let _ = writeln!(
+        out,
         "{} on {} × {} ({} chips, {}), seed {seed}: {} requests completed, {} unfinished, {} engine iterations in {:.2} s wall ({:.2} M iterations/s)",
         d.model_id,
         d.pools.iter().map(|p| p.replicas.to_string()).collect::<Vec<_>>().join("+"),
@@ -224,7 +234,8 @@ fn print_summary(r: &Resolved, o: &Outcome, seed: u64) {
         s.counters.engine_iterations as f64 / o.wall_s.max(1e-9) / 1e6,
     );
     if let (Some(c), Some(off)) = (o.info.capacity_requests_per_s, o.info.offered_requests_per_s) {
-        println!("load: offered {off:.2} req/s = {:.0} % of measured capacity {c:.2} req/s", off / c * 100.0);
+        let _ =
+            writeln!(out, "load: offered {off:.2} req/s = {:.0} % of measured capacity {c:.2} req/s", off / c * 100.0);
     }
     let mut t = TextTable::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(["metric", "mean", "p50", "p90", "p99"]);
@@ -236,7 +247,7 @@ fn print_summary(r: &Resolved, o: &Outcome, seed: u64) {
     ] {
         t.add_row([n.to_string(), f(dd.mean), f(dd.p50), f(dd.p90), f(dd.p99)]);
     }
-    println!("{t}");
+    let _ = writeln!(out, "{t}");
     let mut t = TextTable::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(["figure", "value"]);
     for (n, v) in [
@@ -257,7 +268,8 @@ fn print_summary(r: &Resolved, o: &Outcome, seed: u64) {
     ] {
         t.add_row([n.to_string(), v]);
     }
-    println!("{t}");
+    let _ = writeln!(out, "{t}");
+    out
 }
 
 fn f(x: f64) -> String {

@@ -1,0 +1,135 @@
+//! Engine-profile behaviours, each pinned by a small deterministic run.
+
+use tokenfab_catalog::Catalog;
+use tokenfab_sim::{
+    Arrivals, Deployment, DeploymentSpec, DisaggSpec, EngineKind, ParallelSpec, RouterPolicy, SimConfig, SimResult, run,
+};
+use tokenfab_workload::{PrefixBlocks, Request};
+
+fn reqs(n: u64, input: u32, output: u32, gap_ns: u64) -> Vec<Request> {
+    (0..n)
+        .map(|id| Request {
+            id,
+            arrival_ns: id * gap_ns,
+            input_tokens: input,
+            output_tokens: output,
+            class: 0,
+            session: None,
+            turn: 0,
+            prefix: None,
+        })
+        .collect()
+}
+
+fn sim(spec: &DeploymentSpec, cfg: &SimConfig, r: Vec<Request>) -> SimResult {
+    let dep = Deployment::resolve(&Catalog::builtin(), spec).unwrap();
+    run(cfg, &dep, r.into_iter(), 1).unwrap()
+}
+
+fn closed(n: u32) -> SimConfig {
+    SimConfig { arrivals: Arrivals::Closed { concurrency: n }, check_invariants: true, ..SimConfig::default() }
+}
+
+fn tpot_ms(r: &SimResult) -> f64 {
+    r.summary(&[], 1.0, 1.0).latency.tpot_ms.mean
+}
+
+#[test]
+fn cuda_graph_padding_and_eager_launches() {
+    let spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    // Decode batches of 3 run as the captured graph of 4: same step cost.
+    let t3 = tpot_ms(&sim(&spec, &closed(3), reqs(3, 100, 400, 0)));
+    let t4 = tpot_ms(&sim(&spec, &closed(4), reqs(4, 100, 400, 0)));
+    assert!((t3 / t4 - 1.0).abs() < 0.01, "padded batch 3 ≈ batch 4: {t3} vs {t4}");
+    // Without graphs every kernel pays a launch: slower.
+    let mut eager = spec.clone();
+    eager.engine_options.cuda_graph_max_batch = Some(0);
+    let te = tpot_ms(&sim(&eager, &closed(3), reqs(3, 100, 400, 0)));
+    assert!(te > t3 * 1.05, "eager {te} vs graphs {t3}");
+}
+
+#[test]
+fn preemption_by_recompute_vs_guaranteed_no_evict() {
+    // A KV pool that holds about 3 of these requests in full: vLLM admits more and preempts;
+    // TensorRT-LLM reserves the whole output at admission and never preempts.
+    let mut v = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    v.engine_options.num_gpu_blocks_override = Some(3 * (1000 + 1000) / 16);
+    let mut t = v.clone();
+    t.engine = EngineKind::Trtllm;
+    t.engine_options.block_size = Some(16);
+    let rv = sim(&v, &closed(8), reqs(24, 1000, 1000, 0));
+    let rt = sim(&t, &closed(8), reqs(24, 1000, 1000, 0));
+    assert!(rv.counters.preemptions > 0, "vLLM preempts under KV pressure");
+    assert_eq!(rt.counters.preemptions, 0);
+    assert_eq!(rv.counters.requests_completed, 24);
+    assert_eq!(rt.counters.requests_completed, 24);
+    assert!(rv.records.iter().any(|r| r.preemptions > 0));
+}
+
+#[test]
+fn sglang_runs_prefill_and_decode_in_separate_steps() {
+    // With a steady stream of arrivals, SGLang interrupts decoding for prefill batches, so the
+    // worst inter-token gap is at least one prefill step; vLLM mixes them into one step.
+    let mut s = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    s.engine = EngineKind::Sglang;
+    let v = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    let cfg = SimConfig { check_invariants: true, ..SimConfig::default() };
+    let rs = sim(&s, &cfg, reqs(200, 4000, 200, 100_000_000));
+    let rv = sim(&v, &cfg, reqs(200, 4000, 200, 100_000_000));
+    let (ss, sv) = (rs.summary(&[], 1.0, 1.0), rv.summary(&[], 1.0, 1.0));
+    assert_eq!(ss.counters.requests_completed, 200);
+    assert!(ss.latency.ttft_ms.mean <= sv.latency.ttft_ms.mean * 1.05, "prefill-first favours TTFT");
+}
+
+#[test]
+fn prefix_aware_routing_finds_cached_prefixes() {
+    let mut r = reqs(400, 2500, 50, 20_000_000);
+    for (i, q) in r.iter_mut().enumerate() {
+        let g = (i % 3) as u64;
+        q.prefix = Some(PrefixBlocks { block_tokens: 16, ids: (0..125).map(|j| g * 1000 + j).collect() });
+    }
+    let spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 4);
+    let hits = |policy| {
+        let cfg = SimConfig { router: policy, check_invariants: true, ..SimConfig::default() };
+        sim(&spec, &cfg, r.clone()).summary(&[], 1.0, 1.0).kv_cache.prefix_hit_tokens_mean
+    };
+    let (aware, rr) = (hits(RouterPolicy::PrefixAware), hits(RouterPolicy::RoundRobin));
+    assert!(aware > 1500.0, "most of the 2000-token prefix is reused: {aware}");
+    assert!(aware > rr, "prefix-aware {aware} vs round-robin {rr}");
+    let mut off = spec.clone();
+    off.engine_options.prefix_caching = Some(false);
+    let cfg = SimConfig::default();
+    assert_eq!(sim(&off, &cfg, r).summary(&[], 1.0, 1.0).kv_cache.prefix_hit_tokens_mean, 0.0);
+}
+
+#[test]
+fn disaggregated_pools_transfer_kv() {
+    let mut spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-70b", 4, 1);
+    spec.weight_dtype = tokenfab_catalog::Dtype::Fp8;
+    spec.disagg = Some(DisaggSpec {
+        prefill_replicas: 1,
+        decode_replicas: 2,
+        prefill_parallel: ParallelSpec { tp: 4, ..Default::default() },
+        decode_parallel: ParallelSpec { tp: 4, ..Default::default() },
+    });
+    let dep = Deployment::resolve(&Catalog::builtin(), &spec).unwrap();
+    assert_eq!(dep.chips(), 12);
+    assert!(dep.kv_transfer_ns(4000) > 0);
+    let cfg = SimConfig { check_invariants: true, ..SimConfig::default() };
+    let res = run(&cfg, &dep, reqs(100, 3000, 100, 200_000_000).into_iter(), 1).unwrap();
+    assert_eq!(res.counters.requests_completed, 100);
+    assert_eq!(res.counters.kv_transfers, 100);
+    assert!(res.records.iter().all(|r| r.replica == 0 && matches!(r.decode_replica, Some(1 | 2))));
+}
+
+#[test]
+fn pipeline_stages_run_as_interleaved_engines() {
+    let mut spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-70b", 2, 1);
+    spec.parallel.pp = 2;
+    let dep = Deployment::resolve(&Catalog::builtin(), &spec).unwrap();
+    assert_eq!(dep.pools[0].engines_per_replica, 2);
+    assert_eq!(dep.chips(), 4);
+    let res = run(&closed(16), &dep, reqs(64, 500, 100, 0).into_iter(), 1).unwrap();
+    assert_eq!(res.counters.requests_completed, 64);
+    assert!(res.records.iter().any(|r| r.replica == 1), "both pipeline engines take work");
+}

@@ -362,6 +362,25 @@ fn display_tables(base: &Plan, what_ifs: &[Plan]) -> Result<[Table; 4], ReportEr
     Ok([quarters, wt, cap, binding])
 }
 
+fn supplies_table(base: &Plan) -> Result<Table, ReportError> {
+    let r = &base.supplies;
+    let delivered_units = |x: &crate::planner::ResolvedSupply| x.units_by_quarter.values().sum::<f64>();
+    let mut t = Table::new();
+    t.add("supply", Column::Str(r.iter().map(|x| x.name.clone()).collect()))?;
+    t.add("vendor", Column::Str(r.iter().map(|x| x.vendor.clone()).collect()))?;
+    t.add("system", Column::Str(r.iter().map(|x| x.system.clone()).collect()))?;
+    t.add("chips/system", Column::I64(r.iter().map(|x| x.chips_per_unit as i64).collect()))?;
+    t.add("kW/system (IT)", Column::F64(r.iter().map(|x| sig3(x.unit_it_mw * 1e3)).collect()))?;
+    t.add("$M/system", Column::F64(r.iter().map(|x| sig3(x.unit_price_usd / 1e6)).collect()))?;
+    t.add("delivered IT GW", Column::F64(r.iter().map(|x| sig3(delivered_units(x) * x.unit_it_mw / 1e3)).collect()))?;
+    t.add(
+        "delivered chips, M",
+        Column::F64(r.iter().map(|x| sig3(delivered_units(x) * x.chips_per_unit as f64 / 1e6)).collect()),
+    )?;
+    t.add("price from", Column::Str(r.iter().map(|x| x.price_source.clone()).collect()))?;
+    Ok(t)
+}
+
 /// The self-contained HTML report: capacity vs demand, GW by vendor, cost per token, binding
 /// constraints, capacity per replica and the what-if comparison.
 pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<String, ReportError> {
@@ -525,6 +544,8 @@ pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<S
     } else {
         page.paragraph("No site power cap binds and all demand is served in every quarter.");
     }
+    page.heading("Supplies");
+    page.table(&supplies_table(base)?);
     page.heading("Quarters");
     page.table(&quarters_t);
     page.heading("Capacity per replica at SLO");

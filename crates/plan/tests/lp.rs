@@ -241,3 +241,39 @@ fn malformed_problems_are_errors_not_panics() {
     let p = AllocationProblem { tokens_per_s_per_unit: vec![vec![-1.0]], ..p };
     assert!(p.solve().unwrap_err().to_string().contains("negative"));
 }
+
+mod closed_form {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// One supply, one site, one task: deployable units = min(delivered, cap / (MW · PUE));
+        /// served = min(demand, units · rate); the LP must reach exactly that optimum.
+        #[test]
+        fn single_supply_site_task_reaches_the_closed_form_optimum(
+            units in 0.0f64..1000.0,
+            mw in 0.01f64..1.0,
+            cap in 0.0f64..500.0,
+            pue in 1.0f64..2.0,
+            rate in 1.0f64..1e6,
+            demand in 0.0f64..1e8,
+        ) {
+            let p = AllocationProblem {
+                supplies: vec![supply("a", units, mw, 1)],
+                sites: vec![site("s", cap, pue)],
+                tasks: vec![task("t", demand)],
+                tokens_per_s_per_unit: vec![vec![rate]],
+                unit_cost_usd: vec![vec![1e5]],
+            };
+            let a = p.solve().unwrap();
+            let deployable = units.min(cap / (mw * pue));
+            let served = demand.min(deployable * rate);
+            let tol = 1e-6 * demand.max(deployable * rate).max(1.0);
+            prop_assert!((a.deployed[0][0] - deployable).abs() <= 1e-6 * deployable.max(1.0), "deployed {} vs {deployable}", a.deployed[0][0]);
+            prop_assert!((demand - a.unserved_tokens_per_s[0] - served).abs() <= tol, "served {} vs {served}", demand - a.unserved_tokens_per_s[0]);
+            // Serving uses just enough units.
+            prop_assert!((a.serving[0][0][0] * rate - served).abs() <= tol);
+        }
+    }
+}

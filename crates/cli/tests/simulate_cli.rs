@@ -70,8 +70,16 @@ fn bad_scenarios_fail_clearly() {
         ("chip", good.replace("hgx-h100-8", "z9000"), &["chip.toml", "deployment.system", "z9000"]),
         ("model", good.replace("llama-3.1-8b", "gpt-7"), &["model.toml", "deployment.model", "gpt-7"]),
         ("fit", good.replace("llama-3.1-8b", "llama-3.1-405b"), &["fit.toml", "does not fit"]),
-        ("tp", good.replace("model = \"llama-3.1-8b\"", "model = \"llama-3.1-8b\"\nparallel = { tp = 16 }"), &["tp.toml", "deployment.parallel", "scale-up domain"]),
-        ("rate", good.replace("{ kind = \"closed\", concurrency = 2 }", "{ kind = \"poisson\", rate_per_s = -1 }"), &["rate.toml", "load.arrivals.rate_per_s"]),
+        (
+            "tp",
+            good.replace("model = \"llama-3.1-8b\"", "model = \"llama-3.1-8b\"\nparallel = { tp = 16 }"),
+            &["tp.toml", "deployment.parallel", "scale-up domain"],
+        ),
+        (
+            "rate",
+            good.replace("{ kind = \"closed\", concurrency = 2 }", "{ kind = \"poisson\", rate_per_s = -1 }"),
+            &["rate.toml", "load.arrivals.rate_per_s"],
+        ),
     ];
     for (name, text, want) in cases {
         let p = d.join(format!("{name}.toml"));

@@ -274,3 +274,18 @@ impl Iterator for SyntheticIter {
         })
     }
 }
+
+/// `n` requests of exactly `input` prompt and `output` generated tokens, all at time 0: the
+/// benchmark-style load for a closed loop (`Arrivals::Closed`), e.g. AIConfigurator rows.
+pub fn fixed_requests(n: u64, input: u32, output: u32) -> impl Iterator<Item = Request> + Clone + Send {
+    (0..n).map(move |id| Request {
+        id,
+        arrival_ns: 0,
+        input_tokens: input,
+        output_tokens: output,
+        class: 0,
+        session: None,
+        turn: 0,
+        prefix: None,
+    })
+}

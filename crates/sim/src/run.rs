@@ -285,36 +285,37 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
     }
 
     fn start_step(&mut self, ri: usize) -> Result<(), SimError> {
-        let rep = &mut self.replicas[ri];
-        debug_assert!(!rep.busy);
-        if !rep.has_work() {
-            return Ok(());
-        }
-        self.outcome.preempted.clear();
-        let shape = rep.form_step(&mut self.reqs, &mut self.outcome);
-        for &r in &self.outcome.preempted {
+        let shape = loop {
+            let rep = &mut self.replicas[ri];
+            debug_assert!(!rep.busy);
+            if !rep.has_work() {
+                return Ok(());
+            }
+            self.outcome.preempted.clear();
+            let shape = rep.form_step(&mut self.reqs, &mut self.outcome);
+            for &r in &self.outcome.preempted {
+                // A preempted sequence's last token came out of the step that just ended.
+                self.reqs[r as usize].last_token_ns = self.now;
+            }
+            self.counters.preemptions += self.outcome.preempted.len() as u64;
+            if shape.tokens() > 0 {
+                break shape;
+            }
+            // Waiting work that cannot be admitted yet. With nothing running it never will be:
+            // the request is larger than the KV pool. Reject it and try the next one.
+            if rep.running() > 0 {
+                return Ok(());
+            }
+            let r = rep.waiting.pop_front().expect("has_work with nothing running means waiting");
+            self.counters.requests_rejected += 1;
             let q = &mut self.reqs[r as usize];
-            if q.last_token_ns == NONE || q.last_token_ns < self.now {
-                q.last_token_ns = q.last_token_ns.min(self.now);
+            q.finish_ns = NONE;
+            rep.outstanding_tokens = rep.outstanding_tokens.saturating_sub((q.input + q.output) as u64);
+            if q.client != u32::MAX {
+                self.queue.push(SimTime(self.now), Event::ClientSend(q.client));
             }
-        }
-        self.counters.preemptions += self.outcome.preempted.len() as u64;
-        if shape.tokens() == 0 {
-            // Waiting work that cannot be admitted yet (KV full with nothing running is the
-            // one case that would never resolve: the request is larger than the KV pool).
-            if rep.running() == 0 {
-                let r = rep.waiting.pop_front().expect("has_work with nothing running means waiting");
-                self.counters.requests_rejected += 1;
-                let q = &mut self.reqs[r as usize];
-                q.finish_ns = NONE;
-                rep.outstanding_tokens = rep.outstanding_tokens.saturating_sub((q.input + q.output) as u64);
-                if q.client != u32::MAX {
-                    self.queue.push(SimTime(self.now), Event::ClientSend(q.client));
-                }
-                return self.start_step(ri);
-            }
-            return Ok(());
-        }
+        };
+        let rep = &mut self.replicas[ri];
         let table = &mut self.tables[rep.pool];
         let pure_decode = shape.prefill_seqs == 0;
         let mut graphed = !rep.profile.cuda_graph_sizes.is_empty();

@@ -133,3 +133,28 @@ fn pipeline_stages_run_as_interleaved_engines() {
     assert_eq!(res.counters.requests_completed, 64);
     assert!(res.records.iter().any(|r| r.replica == 1), "both pipeline engines take work");
 }
+
+#[test]
+fn requests_larger_than_the_kv_pool_are_rejected_not_hung() {
+    let mut spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    spec.engine_options.num_gpu_blocks_override = Some(100); // 1,600 tokens
+    let mut r = reqs(30, 4000, 10, 0);
+    r.extend(reqs(5, 200, 10, 0).into_iter().map(|mut q| {
+        q.id += 100;
+        q
+    }));
+    let res = sim(&spec, &closed(4), r);
+    assert_eq!(res.counters.requests_rejected, 30);
+    assert_eq!(res.counters.requests_completed, 5);
+    assert_eq!(res.counters.requests_unfinished, 0);
+}
+
+#[test]
+fn fixed_closed_loop_helper() {
+    let spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    let dep = Deployment::resolve(&Catalog::builtin(), &spec).unwrap();
+    let res = run(&closed(16), &dep, tokenfab_sim::load::fixed_requests(64, 1024, 128), 0).unwrap();
+    let s = res.summary(&[], 1.0, 1.0);
+    assert_eq!(s.counters.requests_completed, 64);
+    assert!(s.latency.tpot_ms.p50 > 0.0 && s.latency.ttft_ms.p99 >= s.latency.ttft_ms.p50);
+}

@@ -114,7 +114,7 @@ impl Explorer<'_> {
                     arrival_ns: (t_s * 1e9).round() as u64,
                     input_tokens: t.input_tokens,
                     output_tokens: t.output_tokens,
-                    class: 0,
+                    class: k as u16,
                     session: None,
                     turn: 0,
                     prefix: None,

@@ -72,8 +72,10 @@ pub struct WorkloadSummary {
     pub name: String,
     /// Models used (after fallbacks) with their token shares.
     pub models: BTreeMap<String, f64>,
-    /// Task mix: name → (share, input tokens, output tokens).
-    pub tasks: BTreeMap<String, (f64, u32, u32)>,
+    /// Where the task mix comes from (`builtin:assistant`), if not listed in the space file.
+    pub from: Option<String>,
+    /// Task mix as scored (share of requests, mean lengths, TTFT-check length, SLOs).
+    pub tasks: Vec<crate::space::TaskSpec>,
     /// TTFT target, ms.
     pub ttft_slo_ms: f64,
     /// TPOT target, ms.
@@ -205,7 +207,8 @@ pub fn summary(
         workload: WorkloadSummary {
             name: w.name.clone(),
             models: w.models.iter().map(|(m, s)| (m.id.clone(), *s)).collect(),
-            tasks: w.tasks.iter().map(|t| (t.name.clone(), (t.share, t.input_tokens, t.output_tokens))).collect(),
+            from: space.file.workload.from.clone(),
+            tasks: w.tasks.clone(),
             ttft_slo_ms: w.ttft_slo_s * 1e3,
             tpot_slo_ms: w.tpot_slo_s * 1e3,
             weight_dtype: w.weight_dtype.to_string(),
@@ -366,7 +369,7 @@ pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String
     let mut page = Page::new(&format!("tokenfab explore: {}", s.space));
     page.paragraph(&format!(
         "{} designs in the space, {} evaluated, {} meet every limit and SLO, {} on the frontier. Workload `{}`: \
-         models {}; TTFT ≤ {:.0} ms, TPOT ≤ {:.0} ms; weights {}, KV {}. Objectives: output tokens per joule of chip \
+         models {}; TTFT ≤ {:.0} ms, TPOT ≤ {:.0} ms (per-task targets in summary.json); weights {}, KV {}. Objectives: output tokens per joule of chip \
          energy (higher is better) and USD per million output tokens, capex amortized over {} years plus energy at \
          PUE {} (lower is better). {}",
         s.designs_total,

@@ -27,10 +27,16 @@ pub struct Workload {
     pub weight_dtype: Dtype,
     /// KV format.
     pub kv_dtype: Dtype,
-    /// TTFT target, s.
+    /// TTFT target, s (the workload default; tasks may have their own).
     pub ttft_slo_s: f64,
-    /// TPOT target, s.
+    /// TPOT target, s: the tightest of the tasks' (every sequence in a step sees the same TPOT).
     pub tpot_slo_s: f64,
+    /// TTFT checks: (prompt tokens, target in s), one per task.
+    pub ttft_checks: Vec<(u32, f64)>,
+    /// Fraction of the SLOs the analytic mean step times are held to.
+    pub slo_headroom: f64,
+    /// Per task (same order as `tasks`): (TTFT target, TPOT target), s.
+    pub task_slos_s: Vec<(f64, f64)>,
     /// Usable fraction of HBM.
     pub hbm_usable_fraction: f64,
     /// Largest batch searched.
@@ -64,15 +70,18 @@ impl Workload {
                 }
             }
         }
+        let tasks = match &spec.from {
+            Some(name) => tasks_from_workload(name)?,
+            None => spec.tasks.clone(),
+        };
         let total: f64 = models.iter().map(|m| m.1).sum();
         for m in &mut models {
             m.1 /= total;
         }
-        let s_total: f64 = spec.tasks.iter().map(|t| t.share).sum();
-        let out: f64 = spec.tasks.iter().map(|t| t.share / s_total * t.output_tokens as f64).sum();
-        let inp: f64 = spec.tasks.iter().map(|t| t.share / s_total * t.input_tokens as f64).sum();
-        let ctx: f64 = spec
-            .tasks
+        let s_total: f64 = tasks.iter().map(|t| t.share).sum();
+        let out: f64 = tasks.iter().map(|t| t.share / s_total * t.output_tokens as f64).sum();
+        let inp: f64 = tasks.iter().map(|t| t.share / s_total * t.input_tokens as f64).sum();
+        let ctx: f64 = tasks
             .iter()
             .map(|t| {
                 t.share / s_total * t.output_tokens as f64 * (t.input_tokens as f64 + t.output_tokens as f64 / 2.0)
@@ -82,17 +91,34 @@ impl Workload {
         Ok(Workload {
             name: spec.name.clone(),
             models,
-            tasks: spec.tasks.clone(),
             weight_dtype: spec.weight_dtype,
             kv_dtype: spec.kv_dtype,
             ttft_slo_s: spec.ttft_slo_ms / 1e3,
-            tpot_slo_s: spec.tpot_slo_ms / 1e3,
+            tpot_slo_s: tasks
+                .iter()
+                .map(|t| t.tpot_slo_ms.unwrap_or(spec.tpot_slo_ms))
+                .fold(spec.tpot_slo_ms, f64::min)
+                / 1e3,
+            slo_headroom: spec.slo_headroom,
+            task_slos_s: tasks
+                .iter()
+                .map(|t| {
+                    (t.ttft_slo_ms.unwrap_or(spec.ttft_slo_ms) / 1e3, t.tpot_slo_ms.unwrap_or(spec.tpot_slo_ms) / 1e3)
+                })
+                .collect(),
+            ttft_checks: tasks
+                .iter()
+                .map(|t| {
+                    (t.ttft_input_tokens.unwrap_or(t.input_tokens), t.ttft_slo_ms.unwrap_or(spec.ttft_slo_ms) / 1e3)
+                })
+                .collect(),
             hbm_usable_fraction: spec.hbm_usable_fraction,
             max_batch: spec.max_batch,
             input_per_output: inp / out,
             mean_context: ctx,
             mean_input: inp,
-            max_input: spec.tasks.iter().map(|t| t.input_tokens).max().unwrap_or(1),
+            max_input: tasks.iter().map(|t| t.ttft_input_tokens.unwrap_or(t.input_tokens)).max().unwrap_or(1),
+            tasks,
         })
     }
 
@@ -113,6 +139,51 @@ impl Workload {
     }
 }
 
+/// Requests sampled from a workload-crate workload to derive a task mix.
+pub const MIX_SAMPLE_REQUESTS: usize = 20_000;
+/// Seed of that sample (fixed, so the mix does not depend on the run's seed).
+pub const MIX_SAMPLE_SEED: u64 = 1;
+
+/// The task mix of a workload-crate workload (`builtin:assistant`): per class, share of
+/// requests, mean prompt and output tokens, p90 prompt (for the TTFT check) and the class SLOs,
+/// from [`MIX_SAMPLE_REQUESTS`] generated requests.
+pub fn tasks_from_workload(name: &str) -> Result<Vec<TaskSpec>, String> {
+    let spec = tokenfab_workload::WorkloadSpec::builtin(name).ok_or_else(|| format!("unknown workload `{name}`"))?;
+    let requests = spec.generate(MIX_SAMPLE_SEED).map_err(|e| format!("workload `{name}`: {e}"))?;
+    let mut per_class: Vec<(Vec<u32>, u64)> = vec![(Vec::new(), 0); spec.classes.len()];
+    for r in requests.take(MIX_SAMPLE_REQUESTS) {
+        if let Some(c) = per_class.get_mut(r.class as usize) {
+            c.0.push(r.input_tokens);
+            c.1 += r.output_tokens as u64;
+        }
+    }
+    let n: usize = per_class.iter().map(|c| c.0.len()).sum();
+    let mut tasks = Vec::new();
+    for (class, (mut inputs, out)) in spec.classes.iter().zip(per_class) {
+        if inputs.is_empty() {
+            continue;
+        }
+        inputs.sort_unstable();
+        let k = inputs.len();
+        let mean_in = inputs.iter().map(|&x| x as u64).sum::<u64>() as f64 / k as f64;
+        // Nearest-rank p90.
+        let p90 = inputs[((0.9 * k as f64).ceil() as usize).clamp(1, k) - 1];
+        tasks.push(TaskSpec {
+            name: class.name.clone(),
+            share: k as f64 / n as f64,
+            input_tokens: (mean_in.round() as u32).max(1),
+            output_tokens: ((out as f64 / k as f64).round() as u32).max(1),
+            ttft_input_tokens: Some(p90.max(1)),
+            ttft_slo_ms: Some(class.slo.ttft_ms),
+            tpot_slo_ms: Some(class.slo.tpot_ms),
+        });
+    }
+    if tasks.is_empty() {
+        return Err(format!("workload `{name}` generated no requests"));
+    }
+    Ok(tasks)
+}
+
 /// The best operating point of one model on one chip type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelScore {
@@ -130,7 +201,7 @@ pub struct ModelScore {
     pub power_w_per_chip: f64,
     /// Step time (TPOT), ms.
     pub tpot_ms: f64,
-    /// TTFT of the longest prompt, ms.
+    /// TTFT of the longest prompt checked (idle-replica prefill plus one step), ms.
     pub ttft_ms: f64,
     /// Cost per million output tokens, USD.
     pub usd_per_mtok: f64,
@@ -252,14 +323,21 @@ pub fn score(hw: &Hardware, pinned_weight_bytes: f64, w: &Workload, econ: &Econo
                 probe
             };
             let b_hi = (b_mem.min(w.max_batch as f64)) as u32;
-            let prefill_s = sm.cost(&BatchShape::prefill(1, w.max_input as u64)).time_s;
-            if prefill_s > w.ttft_slo_s {
+            // TTFT of each task's prompt on an idle replica; the tightest margin bounds the step.
+            let mut ttft_margin = f64::INFINITY;
+            let mut prefill_s = 0.0f64;
+            for &(len, slo) in &w.ttft_checks {
+                let p = sm.cost(&BatchShape::prefill(1, len as u64)).time_s;
+                ttft_margin = ttft_margin.min(slo * w.slo_headroom - p);
+                prefill_s = prefill_s.max(p);
+            }
+            if ttft_margin < 0.0 {
                 reached = reached.max(Some(Stage::Ttft));
                 continue;
             }
             let ok = |b: u32| {
                 let c = sm.cost(&w.step_shape(b));
-                let good = c.time_s <= w.tpot_slo_s && prefill_s + c.time_s <= w.ttft_slo_s;
+                let good = c.time_s <= w.tpot_slo_s * w.slo_headroom && c.time_s <= ttft_margin;
                 (good, c)
             };
             let (good1, c1) = ok(1);

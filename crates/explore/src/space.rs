@@ -81,6 +81,15 @@ pub struct TaskSpec {
     pub input_tokens: u32,
     /// Generated tokens per request.
     pub output_tokens: u32,
+    /// Prompt length the TTFT target is checked at (default `input_tokens`; e.g. a p90 length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_input_tokens: Option<u32>,
+    /// TTFT target of this task, ms (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_slo_ms: Option<f64>,
+    /// TPOT target of this task, ms (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_slo_ms: Option<f64>,
 }
 
 /// A model served, with its share of output tokens.
@@ -116,8 +125,17 @@ pub struct WorkloadSpec {
     /// Largest decode batch per replica searched.
     #[serde(default = "default_max_batch")]
     pub max_batch: u32,
+    /// The analytic screen holds its mean step times to this fraction of the SLOs, so that
+    /// percentiles in simulation (p90 TPOT runs ~5-10 % above the mean step) still meet them.
+    #[serde(default = "default_headroom")]
+    pub slo_headroom: f64,
+    /// Derive the task mix from a workload of the workload crate (`builtin:assistant`) instead
+    /// of listing `[[workload.task]]`s: per class, its share of requests, mean prompt and output
+    /// tokens, p90 prompt for the TTFT check, and the class SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// Task classes.
-    #[serde(rename = "task")]
+    #[serde(rename = "task", default)]
     pub tasks: Vec<TaskSpec>,
     /// Models.
     #[serde(rename = "model")]
@@ -129,6 +147,9 @@ fn default_usable() -> f64 {
 }
 fn default_max_batch() -> u32 {
     1024
+}
+fn default_headroom() -> f64 {
+    0.9
 }
 
 /// Search settings.
@@ -268,11 +289,28 @@ fn validate(file: &SpaceFile, known_memory: &[String]) -> Vec<String> {
         if !(w.hbm_usable_fraction > 0.0 && w.hbm_usable_fraction <= 1.0) {
             p.push(format!("workload.hbm_usable_fraction: expected (0, 1], got {}", w.hbm_usable_fraction));
         }
+        if !(w.slo_headroom > 0.0 && w.slo_headroom <= 1.0) {
+            p.push(format!("workload.slo_headroom: expected (0, 1], got {}", w.slo_headroom));
+        }
         if w.max_batch == 0 {
             p.push("workload.max_batch: expected at least 1".into());
         }
-        if w.tasks.is_empty() {
-            p.push("workload: expected at least one [[workload.task]]".into());
+        match (&w.from, w.tasks.is_empty()) {
+            (None, true) => p.push("workload: expected at least one [[workload.task]] or `from`".into()),
+            (Some(_), false) => p.push("workload: give either `from` or [[workload.task]]s, not both".into()),
+            _ => {}
+        }
+        if let Some(f) = &w.from
+            && tokenfab_workload::WorkloadSpec::builtin(f).is_none()
+        {
+            p.push(format!(
+                "workload.from: unknown workload `{f}`; known: {}",
+                tokenfab_workload::spec::BUILTIN_NAMES
+                    .iter()
+                    .map(|n| format!("builtin:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         for (i, t) in w.tasks.iter().enumerate() {
             if t.share.is_nan() || t.share <= 0.0 || t.input_tokens == 0 || t.output_tokens == 0 {

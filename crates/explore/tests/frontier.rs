@@ -255,3 +255,34 @@ fn the_simulator_confirms_a_frontier_design() {
     assert!(sim.tokens_per_joule > 0.0 && sim.usd_per_mtok > 0.0);
     assert_eq!(sim, ex.confirm(best, 0), "same seed, same simulation");
 }
+
+#[test]
+fn the_builtin_assistant_workload_gives_the_task_mix_and_its_slos() {
+    let tasks = tokenfab_explore::screen::tasks_from_workload("builtin:assistant").unwrap();
+    assert!(tasks.len() >= 3, "{tasks:?}");
+    let share: f64 = tasks.iter().map(|t| t.share).sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    for t in &tasks {
+        assert!(t.ttft_input_tokens.unwrap() >= t.input_tokens / 2, "{t:?}");
+        assert!(t.ttft_slo_ms.unwrap() > 0.0 && t.tpot_slo_ms.unwrap() > 0.0, "{t:?}");
+    }
+    // Same sample every time: the mix does not depend on the run's seed.
+    assert_eq!(tasks, tokenfab_explore::screen::tasks_from_workload("assistant").unwrap());
+    // The built-in space scores on it, holding every step to the tightest class TPOT.
+    let space = Space::builtin().unwrap();
+    let catalog = Catalog::builtin();
+    let ex = Explorer::new(&space, &catalog).unwrap();
+    let tightest = tasks.iter().map(|t| t.tpot_slo_ms.unwrap()).fold(f64::INFINITY, f64::min);
+    assert_eq!(ex.workload.tpot_slo_s * 1e3, tightest);
+    assert_eq!(ex.workload.tasks, tasks);
+}
+
+#[test]
+fn an_unknown_workload_source_is_an_error() {
+    let text = small_space(AXES)
+        .text
+        .replace("[[workload.task]]\nname = \"chat\"", "from = \"builtin:nope\"\n[[workload.task]]\nname = \"chat\"");
+    let e = Space::from_toml("x.toml", &text).unwrap_err().to_string();
+    assert!(e.contains("workload.from: unknown workload `builtin:nope`"), "{e}");
+    assert!(e.contains("give either `from` or [[workload.task]]s"), "{e}");
+}

@@ -124,7 +124,7 @@ fn vendors(p: &Plan) -> Vec<String> {
     set.into_iter().collect()
 }
 
-/// The tables of a plan: `(stem, table)` for `quarters`, `vendors`, `sites`, `capacity`,
+/// The tables of a plan: `(stem, table)` for `quarters`, `vendors`, `sites`, `placements`, `capacity`,
 /// `years`, `binding` and `what_ifs`.
 pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table)>, ReportError> {
     let qs = &base.quarters;
@@ -181,6 +181,19 @@ pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table
     sites.add("quarter", Column::Str(site_rows.iter().map(|r| r.0.clone()).collect()))?;
     sites.add("site", Column::Str(site_rows.iter().map(|r| r.1.clone()).collect()))?;
     sites.add("facility_power_mw", Column::F64(site_rows.iter().map(|r| r.2).collect()))?;
+
+    let pl: Vec<(&str, &crate::planner::Placement)> =
+        qs.iter().flat_map(|q| q.placements.iter().map(move |p| (q.quarter.as_str(), p))).collect();
+    let mut placements = Table::new();
+    placements.add("quarter", Column::Str(pl.iter().map(|r| r.0.to_string()).collect()))?;
+    placements.add("supply", Column::Str(pl.iter().map(|r| r.1.supply.clone()).collect()))?;
+    placements.add("vendor", Column::Str(pl.iter().map(|r| r.1.vendor.clone()).collect()))?;
+    placements.add("site", Column::Str(pl.iter().map(|r| r.1.site.clone()).collect()))?;
+    placements.add("units", Column::F64(pl.iter().map(|r| r.1.units).collect()))?;
+    placements.add("racks", Column::F64(pl.iter().map(|r| r.1.racks).collect()))?;
+    placements.add("chips", Column::F64(pl.iter().map(|r| r.1.chips).collect()))?;
+    placements.add("it_power_mw", Column::F64(pl.iter().map(|r| r.1.it_power_mw).collect()))?;
+    placements.add("serving_units", Column::F64(pl.iter().map(|r| r.1.serving_units).collect()))?;
 
     let c = &base.capacity;
     let mut cap = Table::new();
@@ -243,6 +256,7 @@ pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table
         ("quarters", quarters),
         ("vendors", by_vendor),
         ("sites", sites),
+        ("placements", placements),
         ("capacity", cap),
         ("years", years),
         ("binding", binding),

@@ -239,8 +239,31 @@ pub struct QuarterPlan {
     pub usd_per_mtok_at_cap_by_vendor: BTreeMap<String, f64>,
     /// Served tokens/s at peak by vendor.
     pub served_tokens_per_s_by_vendor: BTreeMap<String, f64>,
+    /// Where each supply's units are deployed.
+    pub placements: Vec<Placement>,
     /// Constraints that bind.
     pub binding: Vec<Binding>,
+}
+
+/// Units of one supply at one site in one quarter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    /// Supply.
+    pub supply: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Site.
+    pub site: String,
+    /// Deployed units (systems).
+    pub units: f64,
+    /// Deployed physical racks.
+    pub racks: f64,
+    /// Deployed chips.
+    pub chips: f64,
+    /// IT power, MW.
+    pub it_power_mw: f64,
+    /// Units serving at peak.
+    pub serving_units: f64,
 }
 
 /// One calendar year.
@@ -372,7 +395,14 @@ pub fn capacities(
                 output_tokens: t.output_tokens,
                 ttft_s: t.ttft_ms / 1e3,
                 tpot_s: t.tpot_ms / 1e3,
-                parallel: None,
+                parallel: sup.parallel.map(|mut p| {
+                    // `{ tp = 8 }` means experts split like attention: moe_tp = tp, moe_ep = attn_dp.
+                    if p.moe_tp == 1 && p.moe_ep == 1 && p.tp * p.attn_dp > 1 {
+                        p.moe_tp = p.tp;
+                        p.moe_ep = p.attn_dp;
+                    }
+                    p
+                }),
             };
             let c = cache.get_or_compute(model, catalog, &q).map_err(|source| PlanError::Capacity {
                 task: t.name.clone(),
@@ -518,6 +548,7 @@ pub fn plan(
             usd_per_mtok_by_vendor: BTreeMap::new(),
             usd_per_mtok_at_cap_by_vendor: BTreeMap::new(),
             served_tokens_per_s_by_vendor: BTreeMap::new(),
+            placements: Vec::new(),
             binding,
         };
         let mut serving_units = 0.0;
@@ -555,6 +586,18 @@ pub fn plan(
                     *vendor_cost.entry(v.clone()).or_default() += y * unit_cost[j][k];
                 }
                 let y_sum = y_sum.min(x);
+                if x > 0.0 {
+                    qp.placements.push(Placement {
+                        supply: r.name.clone(),
+                        vendor: r.vendor.clone(),
+                        site: site.name.clone(),
+                        units: x,
+                        racks: x / r.units_per_rack,
+                        chips: x * r.chips_per_unit as f64,
+                        it_power_mw: it,
+                        serving_units: y_sum,
+                    });
+                }
                 qp.capacity_tokens_per_s += (x - y_sum) * mix_rate[j];
                 serving_units += y_sum;
             }

@@ -183,6 +183,11 @@ pub struct Supply {
     /// Sites this supply may be placed in (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<String>,
+    /// Fix the replica layout (`{ tp = 8 }`, `{ attn_dp = 8, moe_ep = 8 }`; unset fields are 1,
+    /// and with neither `moe_tp` nor `moe_ep` given experts split like attention); default: the
+    /// capacity model searches the layouts the system allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<tokenfab_perf::Parallel>,
 }
 
 fn default_basis() -> PowerBasis {

@@ -99,3 +99,23 @@ fn what_ifs_change_what_they_say() {
     assert_eq!(site.cap_mw(Quarter::new(2029, 4)), 500.0);
     assert_eq!(site.cap_mw(Quarter::new(2026, 1)), 0.0, "before the site is available");
 }
+
+#[test]
+fn a_fixed_layout_is_used_and_a_bad_one_is_a_clear_error() {
+    let catalog = Catalog::builtin();
+    let model = AnalyticCapacity::default();
+    let with = |layout: &str| {
+        let text = EXAMPLE_SMALL.replacen("unit = \"racks\"", &format!("unit = \"racks\"\nparallel = {layout}"), 1);
+        Scenario::load("x.toml", &text, &catalog).unwrap()
+    };
+    let p = plan(&with("{ tp = 2 }"), &WhatIf::default(), &catalog, &model, &mut CapacityCache::default()).unwrap();
+    let c = &p.capacity[0].capacity;
+    assert_eq!((c.chips_per_replica, c.parallel.unwrap().tp), (2, 2));
+    let e = plan(&with("{ tp = 16 }"), &WhatIf::default(), &catalog, &model, &mut CapacityCache::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("supply `h100-nodes`") && e.contains("tp 16 is larger than the scale-up domain"), "{e}");
+    let text = EXAMPLE_SMALL.replacen("unit = \"racks\"", "unit = \"racks\"\nparallel = { tensor = 2 }", 1);
+    let e = Scenario::load("x.toml", &text, &catalog).unwrap_err().to_string();
+    assert!(e.contains("unknown field `tensor`"), "{e}");
+}

@@ -197,6 +197,9 @@ pub fn tables(base: &Plan, what_ifs: &[Plan]) -> Result<Vec<(&'static str, Table
 
     let c = &base.capacity;
     let mut cap = Table::new();
+    cap.add("quarter", Column::Str(c.iter().map(|r| r.quarter.clone()).collect()))?;
+    cap.add("input_tokens", Column::I64(c.iter().map(|r| r.input_tokens as i64).collect()))?;
+    cap.add("output_tokens", Column::I64(c.iter().map(|r| r.output_tokens as i64).collect()))?;
     cap.add("task", Column::Str(c.iter().map(|r| r.task.clone()).collect()))?;
     cap.add("supply", Column::Str(c.iter().map(|r| r.supply.clone()).collect()))?;
     cap.add("model", Column::Str(c.iter().map(|r| r.model.clone()).collect()))?;
@@ -314,10 +317,22 @@ fn display_tables(base: &Plan, what_ifs: &[Plan]) -> Result<[Table; 4], ReportEr
     wt.add("cost $B", wc(&|r| r.cost_usd / 1e9))?;
     wt.add("$/Mtok", wc(&|r| r.usd_per_mtok))?;
 
-    let c = &base.capacity;
+    // With growing request lengths there is one set per quarter: show the first and the last.
+    let (q0, q1) = (
+        base.capacity.first().map(|r| r.quarter.clone()).unwrap_or_default(),
+        base.capacity.last().map(|r| r.quarter.clone()).unwrap_or_default(),
+    );
+    let c: Vec<&crate::planner::CapacityRow> =
+        base.capacity.iter().filter(|r| r.quarter == q0 || r.quarter == q1).collect();
+    let c = &c;
     let cc = |g: &dyn Fn(&crate::planner::CapacityRow) -> f64| Column::F64(c.iter().map(|r| sig3(g(r))).collect());
     let mut cap = Table::new();
+    cap.add("from", Column::Str(c.iter().map(|r| r.quarter.clone()).collect()))?;
     cap.add("task", Column::Str(c.iter().map(|r| r.task.clone()).collect()))?;
+    cap.add(
+        "in/out tokens",
+        Column::Str(c.iter().map(|r| format!("{}/{}", r.input_tokens, r.output_tokens)).collect()),
+    )?;
     cap.add("model", Column::Str(c.iter().map(|r| r.model.clone()).collect()))?;
     cap.add("system", Column::Str(c.iter().map(|r| r.system.clone()).collect()))?;
     cap.add("layout", Column::Str(c.iter().map(|r| capacity_layout(&r.capacity)).collect()))?;

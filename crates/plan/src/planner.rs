@@ -166,6 +166,13 @@ pub struct ResolvedSupply {
 /// Capacity of one (task, supply) pair.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CapacityRow {
+    /// First quarter these request lengths apply to (every quarter unless the scenario grows
+    /// request lengths).
+    pub quarter: String,
+    /// Prompt tokens per request.
+    pub input_tokens: u64,
+    /// Output tokens per request.
+    pub output_tokens: u64,
     /// Task.
     pub task: String,
     /// Supply.
@@ -311,6 +318,11 @@ impl Plan {
     }
 }
 
+/// Tokens per message in quarter `q` relative to the base quarter.
+pub fn token_growth(s: &Scenario, q: Quarter) -> f64 {
+    (1.0 + s.demand.tokens_per_message_growth_per_quarter).powi(s.demand.base_quarter.until(q) as i32)
+}
+
 /// Peak demand of each task in a quarter, tokens/s.
 pub fn demand_tokens_per_s(s: &Scenario, q: Quarter) -> Vec<f64> {
     let d = &s.demand;
@@ -374,11 +386,15 @@ fn resolve_supplies(s: &Scenario, catalog: &Catalog) -> Result<Vec<ResolvedSuppl
 }
 
 /// Capacity of every (task, supply) pair.
+/// `length_scale` multiplies every task's input and output tokens (request-length growth);
+/// `quarter` labels the rows.
 pub fn capacities(
     s: &Scenario,
     catalog: &Catalog,
     model: &dyn CapacityModel,
     cache: &mut CapacityCache,
+    length_scale: f64,
+    quarter: Quarter,
 ) -> Result<Vec<CapacityRow>, PlanError> {
     let mut rows = Vec::new();
     for t in &s.tasks {
@@ -391,8 +407,8 @@ pub fn capacities(
                 weight_dtype: served.weight_dtype,
                 moe_dtype: served.moe_dtype,
                 kv_dtype: served.kv_dtype,
-                input_tokens: t.input_tokens,
-                output_tokens: t.output_tokens,
+                input_tokens: ((t.input_tokens as f64 * length_scale).round() as u64).max(1),
+                output_tokens: ((t.output_tokens as f64 * length_scale).round() as u64).max(2),
                 ttft_s: t.ttft_ms / 1e3,
                 tpot_s: t.tpot_ms / 1e3,
                 parallel: sup.parallel.map(|mut p| {
@@ -416,6 +432,9 @@ pub fn capacities(
                 0.0
             };
             rows.push(CapacityRow {
+                quarter: quarter.to_string(),
+                input_tokens: q.input_tokens,
+                output_tokens: q.output_tokens,
                 task: t.name.clone(),
                 supply: sup.name.clone(),
                 model: served.id.clone(),
@@ -438,14 +457,20 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let s = &what_if.apply(s)?;
     let supplies = resolve_supplies(s, catalog)?;
-    let capacity = capacities(s, catalog, model, cache)?;
     let (nt, ns) = (s.tasks.len(), s.supplies.len());
-    // rate[t][s]: tokens/s per unit at SLO (no utilization cap).
-    let rate: Vec<Vec<f64>> =
-        (0..nt).map(|t| (0..ns).map(|j| capacity[t * ns + j].tokens_per_s_per_unit).collect()).collect();
+    let mut capacity: Vec<CapacityRow> = Vec::new();
+    let mut rate: Vec<Vec<f64>> = Vec::new();
     let f = &s.finance;
     let mut quarters = Vec::new();
     for q in s.quarters() {
+        // Capacities: once, or per quarter when request lengths grow (cached by shape).
+        if rate.is_empty() || s.demand.grow_request_length {
+            let scale = if s.demand.grow_request_length { token_growth(s, q) } else { 1.0 };
+            let rows = capacities(s, catalog, model, cache, scale, q)?;
+            // rate[t][s]: tokens/s per unit at SLO (no utilization cap).
+            rate = (0..nt).map(|t| (0..ns).map(|j| rows[t * ns + j].tokens_per_s_per_unit).collect()).collect();
+            capacity.extend(rows);
+        }
         let demand = demand_tokens_per_s(s, q);
         let available: Vec<f64> =
             supplies.iter().map(|r| r.units_by_quarter.range(..=q).map(|(_, v)| *v).sum::<f64>()).collect();

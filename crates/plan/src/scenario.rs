@@ -81,6 +81,10 @@ pub struct Demand {
     /// Growth of tokens per message per quarter (longer prompts, more reasoning).
     #[serde(default)]
     pub tokens_per_message_growth_per_quarter: f64,
+    /// Whether that growth lengthens requests (capacity recomputed per quarter for the longer
+    /// prompts and outputs) or only adds volume at the base lengths (default).
+    #[serde(default)]
+    pub grow_request_length: bool,
     /// Peak-hour rate over the daily mean rate. Serving capacity is sized for the peak.
     pub peak_to_mean: f64,
 }
@@ -287,7 +291,7 @@ impl Scenario {
         toml::from_str::<Scenario>(text).map_err(|e| {
             let field = match e.span() {
                 Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
+                    let before = text.get(..span.start).unwrap_or(text);
                     let line = before.matches('\n').count() + 1;
                     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                     format!("line {line}, column {col}")

@@ -136,3 +136,28 @@ fn a_demand_surge_beyond_supply_names_the_binding_constraint_and_by_how_much() {
         assert!(b.message.contains("raising it by") || b.joint && b.message.contains("together"), "{}", b.message);
     }
 }
+
+#[test]
+fn growing_request_lengths_recompute_capacity_per_quarter() {
+    let mut s = Scenario::builtin();
+    s.demand.grow_request_length = true;
+    let w = WhatIf::default();
+    let p = run(&s, &w);
+    check_plan(&s, &w, &p);
+    let n = s.tasks.len() * s.supplies.len();
+    assert_eq!(p.capacity.len(), n * s.quarters().len());
+    let coding = |quarter: &str| {
+        p.capacity
+            .iter()
+            .find(|r| r.task == "coding" && r.quarter == quarter && r.supply == "nvidia-vera-rubin")
+            .unwrap()
+    };
+    let (first, last) = (coding("2026Q3"), coding("2029Q4"));
+    // 10 %/quarter from 2025Q4: ×1.1^3 at 2026Q3 and ×1.1^16 at 2029Q4.
+    assert_eq!(first.input_tokens, (20000.0 * 1.1f64.powi(3)).round() as u64);
+    assert_eq!(last.input_tokens, (20000.0 * 1.1f64.powi(16)).round() as u64);
+    assert!(last.tokens_per_s_per_unit < first.tokens_per_s_per_unit, "longer requests, fewer tokens/s per system");
+    let fixed = run(&Scenario::builtin(), &w);
+    let (a, b) = (p.quarters.last().unwrap(), fixed.quarters.last().unwrap());
+    assert_eq!(a.demand_tokens_per_s, b.demand_tokens_per_s, "length growth changes capacity, not demand");
+}

@@ -449,6 +449,24 @@ pub fn report_html(space: &Space, run: &ShardFile, s: &Summary) -> Result<String
     page.table(&designs_table(&rows, Some(&s.confirmation.designs))?);
     page.heading("Catalog chips");
     page.table(&catalog_table(&s.catalog, &s.confirmation.catalog)?);
+    page.heading("Workload");
+    let tasks = &s.workload.tasks;
+    let mut wt = Table::new();
+    wt.add("task", Column::Str(tasks.iter().map(|t| t.name.clone()).collect())).map_err(table_err)?;
+    wt.add("share", Column::F64(tasks.iter().map(|t| t.share).collect())).map_err(table_err)?;
+    wt.add("prompt_tokens", Column::I64(tasks.iter().map(|t| t.input_tokens as i64).collect())).map_err(table_err)?;
+    wt.add(
+        "ttft_check_prompt_tokens",
+        Column::I64(tasks.iter().map(|t| t.ttft_input_tokens.unwrap_or(t.input_tokens) as i64).collect()),
+    )
+    .map_err(table_err)?;
+    wt.add("output_tokens", Column::I64(tasks.iter().map(|t| t.output_tokens as i64).collect())).map_err(table_err)?;
+    let w = &space.file.workload;
+    wt.add("ttft_slo_ms", Column::F64(tasks.iter().map(|t| t.ttft_slo_ms.unwrap_or(w.ttft_slo_ms)).collect()))
+        .map_err(table_err)?;
+    wt.add("tpot_slo_ms", Column::F64(tasks.iter().map(|t| t.tpot_slo_ms.unwrap_or(w.tpot_slo_ms)).collect()))
+        .map_err(table_err)?;
+    page.table(&wt);
     page.heading("Rejections");
     let mut rt = Table::new();
     rt.add("reason", Column::Str(s.rejections.keys().cloned().collect())).map_err(table_err)?;

@@ -187,8 +187,8 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     let record = tokenfab_report::RunRecord {
         command: "plan".into(),
         tokenfab_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: None,
-        seed: 0,
+        git_revision: option_env!("TOKENFAB_GIT_REVISION").map(String::from),
+        seed: if args.fidelity == "sim" { sim.seed } else { 0 },
         inputs,
     };
     tokenfab_report::write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;

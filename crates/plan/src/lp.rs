@@ -16,9 +16,12 @@
 //! Priorities, by the size of the weights: serve all demand (M), then deploy every delivered
 //! unit the sites can power (R, the lab has paid for them; what does not serve runs training) —
 //! where site power is short, the units that serve most of the demand mix per MW first (R is up
-//! to 1.5× larger for them) — then serve on the cheapest hardware and sites. microlp gives no duals, so [`binding`] does a
-//! slack analysis and, for each binding constraint while demand goes unserved, solves one more
-//! LP for the smallest relaxation of that constraint that serves everything.
+//! to 1.5× larger for them) — then serve on the cheapest hardware and sites.
+//!
+//! microlp gives no duals, so [`AllocationProblem::binding`] does a slack analysis and, for each
+//! binding constraint while demand goes unserved, solves one more LP for the smallest relaxation
+//! of that constraint that serves everything; when no single limit suffices, one LP finds the
+//! smallest joint (relative) relaxation of all limits.
 
 // Index loops over [task][supply][site] arrays read more clearly than zipped iterators here.
 #![allow(clippy::needless_range_loop)]

@@ -162,3 +162,17 @@ fn simulator_fidelity_plans_the_small_scenario() {
     assert_eq!(s["capacity"][0]["capacity"]["fidelity"], "sim");
     assert!(s["quarters"][0]["capacity_tokens_per_s"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn run_toml_repeats_the_run() {
+    let (a, b) = (scratch("repeat-a"), scratch("repeat-b"));
+    let out = tokenfab(&["plan", "--out", a.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run: toml::Table = toml::from_str(&std::fs::read_to_string(a.join("run.toml")).unwrap()).unwrap();
+    let scenario = run["inputs"]["scenario"].as_table().unwrap();
+    let file = b.join("scenario.toml");
+    std::fs::write(&file, toml::to_string(scenario).unwrap()).unwrap();
+    let out = tokenfab(&["plan", file.to_str().unwrap(), "--out", b.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(a.join("summary.json")).unwrap(), std::fs::read(b.join("summary.json")).unwrap());
+}

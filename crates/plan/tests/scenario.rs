@@ -119,3 +119,13 @@ fn a_fixed_layout_is_used_and_a_bad_one_is_a_clear_error() {
     let e = Scenario::load("x.toml", &text, &catalog).unwrap_err().to_string();
     assert!(e.contains("unknown field `tensor`"), "{e}");
 }
+
+#[test]
+fn a_scenario_written_back_as_toml_reads_the_same() {
+    // run.toml records the resolved scenario this way: it must repeat the run exactly.
+    for s in [Scenario::builtin(), Scenario::from_toml("x", EXAMPLE_SMALL).unwrap()] {
+        let text = toml::to_string(&s).unwrap();
+        let back = Scenario::from_toml("back.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, s);
+    }
+}

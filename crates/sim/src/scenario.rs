@@ -483,8 +483,9 @@ impl Resolved {
     }
 
     /// Requests per second one group can sustain: a closed-loop saturation probe on the group's
-    /// deployment (concurrency = its maximum running sequences, 4× that many requests, rate of
-    /// the second half of completions), deterministic in `seed`.
+    /// deployment (concurrency = its maximum running sequences, 8× that many requests; the
+    /// completion rate from the 20th-percentile completion until the last request is sent),
+    /// deterministic in `seed`.
     pub fn probe_capacity_rps(&self, seed: u64, trace: Option<&[Request]>) -> Result<f64, SimError> {
         let max_running: u64 = self
             .group
@@ -499,7 +500,7 @@ impl Resolved {
             })
             .sum();
         let conc = max_running.clamp(1, 4096) as u32;
-        let n = conc as usize * 4;
+        let n = conc as usize * 8;
         let cfg = SimConfig { arrivals: Arrivals::Closed { concurrency: conc }, ..self.config.clone() };
         let reqs: Vec<Request> = match &self.source {
             Source::Synthetic(l) => {
@@ -517,14 +518,22 @@ impl Resolved {
             Source::Trace(_) => self.stream(0, seed, 1.0, trace)?.take(n).collect(),
         };
         let res = crate::run(&cfg, &self.group, reqs.into_iter(), seed)?;
+        // Steady state: from the 20th-percentile completion until the last request was sent
+        // (after that the clients drain and the rate falls).
         let mut fin: Vec<u64> = res.records.iter().filter_map(|r| r.finish_ns).collect();
         fin.sort_unstable();
+        let fed = res.records.iter().map(|r| r.arrival_ns).max().unwrap_or(0);
         let n = fin.len();
-        if n < 4 {
+        if n < 10 {
             return Err(SimError::Limit("capacity probe completed too few requests".into()));
         }
-        let (a, b) = (fin[n / 2], fin[n - 1]);
-        Ok(((n - 1 - n / 2) as f64 / ((b - a).max(1) as f64 * 1e-9)).max(1e-9))
+        let start = fin[n / 5];
+        let (end, count) = if fed > start {
+            (fed, fin.iter().filter(|&&t| t > start && t <= fed).count())
+        } else {
+            (fin[n - 1], n - 1 - n / 5)
+        };
+        Ok((count as f64 / ((end - start).max(1) as f64 * 1e-9)).max(1e-9))
     }
 
     /// Runs every group (in parallel with rayon) and merges the results. `trace` holds the

@@ -123,6 +123,13 @@ impl Explorer<'_> {
             .collect()
     }
 
+    /// The engine token budget used in confirmation for a replica batch `b` (a multiple of 256,
+    /// at least 512).
+    pub fn token_budget(&self, b: u32) -> u32 {
+        let step = b as f64 * (1.0 + self.workload.input_per_output);
+        ((2.0 * step / 256.0).ceil() as u32 * 256).max(512)
+    }
+
     fn simulate_point(
         &self,
         catalog: &tokenfab_catalog::Catalog,
@@ -141,6 +148,10 @@ impl Explorer<'_> {
             kv_dtype: self.workload.kv_dtype,
             engine: EngineKind::Vllm,
             engine_options: EngineOverrides {
+                // A token budget of twice the steady-state step (decode tokens plus the prompt
+                // tokens that balance them), as an operator tuning for inter-token latency sets
+                // it: the default (8,192) lets one long prompt stall every decode for a step.
+                max_num_batched_tokens: Some(self.token_budget(m.batch)),
                 max_num_seqs: Some(per_rank),
                 cuda_graph_max_batch: Some(per_rank),
                 // Synthetic requests share no prefixes.

@@ -35,6 +35,8 @@ pub struct Workload {
     pub ttft_checks: Vec<(u32, f64)>,
     /// Fraction of the SLOs the analytic mean step times are held to.
     pub slo_headroom: f64,
+    /// Fraction of the KV space the batch may fill at the mean context.
+    pub kv_headroom: f64,
     /// Per task (same order as `tasks`): (TTFT target, TPOT target), s.
     pub task_slos_s: Vec<(f64, f64)>,
     /// Usable fraction of HBM.
@@ -100,6 +102,7 @@ impl Workload {
                 .fold(spec.tpot_slo_ms, f64::min)
                 / 1e3,
             slo_headroom: spec.slo_headroom,
+            kv_headroom: spec.kv_headroom,
             task_slos_s: tasks
                 .iter()
                 .map(|t| {
@@ -303,7 +306,7 @@ pub fn score(hw: &Hardware, pinned_weight_bytes: f64, w: &Workload, econ: &Econo
             let kv_seq = probe.kv_bytes_per_token_per_chip() * w.mean_context
                 + model.linear_state_bytes_per_seq() / par.tp as f64;
             let free = usable - weights;
-            let b_mem = if free > 0.0 { (free / kv_seq).floor() * par.attn_dp as f64 } else { 0.0 };
+            let b_mem = if free > 0.0 { (free * w.kv_headroom / kv_seq).floor() * par.attn_dp as f64 } else { 0.0 };
             if b_mem < 1.0 {
                 reached = reached.max(Some(Stage::Fit));
                 continue;

@@ -129,6 +129,11 @@ pub struct WorkloadSpec {
     /// percentiles in simulation (p90 TPOT runs ~5-10 % above the mean step) still meet them.
     #[serde(default = "default_headroom")]
     pub slo_headroom: f64,
+    /// The batch is sized so that its KV at the mean context fills at most this fraction of the
+    /// KV space: contexts vary around the mean, and an engine whose KV runs out preempts and
+    /// queues (in simulation, designs sized at 100 % missed their TTFT targets).
+    #[serde(default = "default_kv_headroom")]
+    pub kv_headroom: f64,
     /// Derive the task mix from a workload of the workload crate (`builtin:assistant`) instead
     /// of listing `[[workload.task]]`s: per class, its share of requests, mean prompt and output
     /// tokens, p90 prompt for the TTFT check, and the class SLOs.
@@ -150,6 +155,9 @@ fn default_max_batch() -> u32 {
 }
 fn default_headroom() -> f64 {
     0.9
+}
+fn default_kv_headroom() -> f64 {
+    0.8
 }
 
 /// Search settings.
@@ -291,6 +299,9 @@ fn validate(file: &SpaceFile, known_memory: &[String]) -> Vec<String> {
         }
         if !(w.slo_headroom > 0.0 && w.slo_headroom <= 1.0) {
             p.push(format!("workload.slo_headroom: expected (0, 1], got {}", w.slo_headroom));
+        }
+        if !(w.kv_headroom > 0.0 && w.kv_headroom <= 1.0) {
+            p.push(format!("workload.kv_headroom: expected (0, 1], got {}", w.kv_headroom));
         }
         if w.max_batch == 0 {
             p.push("workload.max_batch: expected at least 1".into());

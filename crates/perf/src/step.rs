@@ -426,7 +426,9 @@ impl StepModel {
         match &m.attention {
             Attention::Gqa => {
                 let hd = m.head_dim as u64;
-                attn_layer = attn_layer.then(gemm(t_local, (heads_local + 2 * kv_local) * hd, hidden));
+                // Gated attention (Qwen3.5) projects a per-head output gate alongside Q.
+                let gate = if m.attn_output_gate { heads_local } else { 0 };
+                attn_layer = attn_layer.then(gemm(t_local, (heads_local + gate + 2 * kv_local) * hd, hidden));
                 attn_layer = attn_layer.then(gemm(t_local, hidden, heads_local * hd));
                 attn_kernels += 2.0;
             }
@@ -475,6 +477,12 @@ impl StepModel {
                 }
                 attn_layer = attn_layer.then(gemm(t_local, hidden, heads_local * mla.v_head_dim as u64));
                 attn_kernels += 3.0;
+                if let Some(sa) = &m.sparse_attention {
+                    // Lightning indexer: its query heads and one shared key per token.
+                    let idx_heads = (sa.index_n_heads as u64).div_ceil(tp);
+                    attn_layer = attn_layer.then(gemm(t_local, (idx_heads + 1) * sa.index_head_dim as u64, hidden));
+                    attn_kernels += 1.0;
+                }
             }
         }
         let mut attn_pf = OpCost::zero();
@@ -544,7 +552,30 @@ impl StepModel {
                     let in_win_local = (in_win as f64 / dp).ceil() as u64;
                     mk(ctx_local).times(full_layers / total).then(mk(in_win_local).times(win_layers / total))
                 }
-                None => mk(ctx_local),
+                None => match &m.sparse_attention {
+                    Some(sa) => {
+                        // Each query attends only to its top-k cached tokens; the indexer scores
+                        // every cached token (fp8 keys of index_head_dim).
+                        let mean_ctx = b.decode_context / b.decode_seqs.max(1) as u64;
+                        let attended = mean_ctx.min(sa.index_topk as u64) * decode_seqs_local;
+                        let idx_heads = (sa.index_n_heads as u64).div_ceil(tp);
+                        let indexer = ops::attn_decode(
+                            hw,
+                            &AttnDecode {
+                                batch: decode_seqs_local,
+                                total_context: ctx_local,
+                                heads: idx_heads,
+                                kv_heads: 1,
+                                kv_elems_per_head: sa.index_head_dim as u64,
+                                flops_per_head_token: 2 * sa.index_head_dim as u64,
+                                kv_dtype: Dtype::Fp8,
+                            },
+                        );
+                        attn_kernels += 1.0;
+                        mk(attended).then(indexer)
+                    }
+                    None => mk(ctx_local),
+                },
             };
             attn_kernels += 1.0;
         }

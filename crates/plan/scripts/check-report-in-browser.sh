@@ -24,7 +24,7 @@ html="$(cd "$out/plan" && pwd)/report.html"
 profile="$(mktemp -d)"
 trap 'rm -rf "$profile" "$out/plan/.offset.html"' EXIT
 # Headless screenshots show the top of the page only: shift the body up to see further down.
-for offset in 0 2300 4300; do
+for offset in 0 2300 4600; do
     sed "s|</style>|body{margin-top:-${offset}px}</style>|" "$html" > "$out/plan/.offset.html"
     "$chrome" --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-component-update --disable-sync --no-first-run --user-data-dir="$profile" \

@@ -327,7 +327,9 @@ fn display_tables(base: &Plan, what_ifs: &[Plan]) -> Result<[Table; 4], ReportEr
     let c = &c;
     let cc = |g: &dyn Fn(&crate::planner::CapacityRow) -> f64| Column::F64(c.iter().map(|r| sig3(g(r))).collect());
     let mut cap = Table::new();
-    cap.add("from", Column::Str(c.iter().map(|r| r.quarter.clone()).collect()))?;
+    if q0 != q1 {
+        cap.add("from", Column::Str(c.iter().map(|r| r.quarter.clone()).collect()))?;
+    }
     cap.add("task", Column::Str(c.iter().map(|r| r.task.clone()).collect()))?;
     cap.add(
         "in/out tokens",
@@ -481,6 +483,25 @@ pub fn report_html(base: &Plan, what_ifs: &[Plan], notes: &[String]) -> Result<S
             .iter()
             .map(|v| {
                 (v.clone(), qs.iter().map(|q| q.it_power_mw_by_vendor.get(v).copied().unwrap_or(0.0) / 1e3).collect())
+            })
+            .collect(),
+    });
+    let sites: BTreeSet<String> = qs.iter().flat_map(|q| q.facility_power_mw_by_site.keys().cloned()).collect();
+    page.stacked_bars(&StackedBars {
+        title: "Facility power by site".into(),
+        y_label: "GW (facility)".into(),
+        categories: qs
+            .iter()
+            .enumerate()
+            .map(|(i, q)| if i % 2 == 0 || qs.len() <= 8 { short_quarter(&q.quarter) } else { String::new() })
+            .collect(),
+        stacks: sites
+            .iter()
+            .map(|k| {
+                (
+                    k.clone(),
+                    qs.iter().map(|q| q.facility_power_mw_by_site.get(k).copied().unwrap_or(0.0) / 1e3).collect(),
+                )
             })
             .collect(),
     });

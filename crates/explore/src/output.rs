@@ -32,7 +32,7 @@ impl Confirmation {
     pub fn analytic() -> Confirmation {
         Confirmation {
             method: "analytic".into(),
-            note: "frontier numbers come from the analytic step model (steady-state continuous batching, no \
+            note: "Frontier numbers come from the analytic step model (steady-state continuous batching, no \
                    queueing); they were not re-run through the discrete-event simulator"
                 .into(),
             designs: vec![],
@@ -51,8 +51,8 @@ impl Confirmation {
         Confirmation {
             method: "simulator".into(),
             note: format!(
-                "frontier designs were chosen with the analytic step model, then each was simulated (tokenfab-sim, \
-                 vLLM profile, one replica limited to the analytic batch, {} requests per batch slot from the task mix \
+                "Frontier designs were chosen with the analytic step model, then each was simulated (tokenfab-sim, \
+                 vLLM profile, one replica limited to the analytic batch with a token budget of twice its step, {} requests per batch slot from the task mix \
                  arriving as a Poisson stream at {:.0} % of the analytic throughput) at its analytic operating point; `sim_*` columns are the simulated figures and `sim_meets_slo` says \
                  whether at least {:.0} % of requests met both SLOs for every model",
                 crate::confirm::REQUESTS_PER_CLIENT,

@@ -52,7 +52,8 @@ impl Confirmation {
             method: "simulator".into(),
             note: format!(
                 "Frontier designs were chosen with the analytic step model, then each was simulated (tokenfab-sim, \
-                 vLLM profile, one replica limited to the analytic batch with a token budget of twice its step, {} requests per batch slot from the task mix \
+                 vLLM profile, one replica limited to the analytic batch with a token budget of twice its step, \
+                 {} requests per batch slot from the task mix \
                  arriving as a Poisson stream at {:.0} % of the analytic throughput) at its analytic operating point; `sim_*` columns are the simulated figures and `sim_meets_slo` says \
                  whether at least {:.0} % of requests met both SLOs for every model",
                 crate::confirm::REQUESTS_PER_CLIENT,

@@ -101,3 +101,19 @@ fn bad_scenarios_fail_clearly() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("builtin:fleet-hour"));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Replays a shared trace (read by the CLI, not the library); skipped when ../shared is absent.
+#[test]
+fn trace_replay_from_shared_data() {
+    let trace = repo().join("../shared/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv");
+    if !trace.is_file() {
+        println!("skipped: {} is absent", trace.display());
+        return;
+    }
+    let f = repo().join("examples/sim-trace-azure.toml");
+    let o = tokenfab(&["simulate", "--scenario", f.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("5000 requests completed, 0 unfinished"), "{out}");
+    assert!(out.contains("= 80 % of measured capacity"), "{out}");
+}

@@ -72,6 +72,8 @@ pub fn predict_simulated(
                 })
             }
         },
+        // Some measured deployments run tensor parallelism across 8-GPU boxes (tp 16/64).
+        allow_multi_domain_tp: true,
     };
     let d = tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?;
     let n = concurrency as u64 * REQUESTS_PER_CLIENT as u64;

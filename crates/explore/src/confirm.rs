@@ -161,6 +161,7 @@ impl Explorer<'_> {
             replicas: 1,
             parallel,
             disagg: None,
+            allow_multi_domain_tp: false,
         };
         let dep = Deployment::resolve(catalog, &spec).map_err(|e| e.to_string())?;
         let n = (m.batch * REQUESTS_PER_CLIENT).max(MIN_REQUESTS);

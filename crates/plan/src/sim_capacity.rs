@@ -146,6 +146,7 @@ impl CapacityModel for SimCapacity {
                 moe_ep: Some(p.moe_ep),
             },
             disagg: None,
+            allow_multi_domain_tp: false,
         };
         let dep = Deployment::resolve(catalog, &spec).map_err(|e| CapacityError::Perf(format!("simulator: {e}")))?;
         let n = (a.batch * self.requests_per_batch_slot).clamp(self.min_requests, self.max_requests);

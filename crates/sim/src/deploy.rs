@@ -103,6 +103,10 @@ pub struct DeploymentSpec {
     /// Disaggregated prefill/decode pools instead of `replicas`/`parallel`.
     #[serde(default)]
     pub disagg: Option<DisaggSpec>,
+    /// Let tensor parallelism span scale-up domains (its collectives then cross the scale-out
+    /// fabric). Off by default: a layout like that is almost always a mistake.
+    #[serde(default)]
+    pub allow_multi_domain_tp: bool,
 }
 
 fn bf16() -> Dtype {
@@ -123,6 +127,7 @@ impl DeploymentSpec {
             replicas,
             parallel: ParallelSpec { tp, ..Default::default() },
             disagg: None,
+            allow_multi_domain_tp: false,
         }
     }
 }
@@ -209,6 +214,7 @@ impl Deployment {
             kv_dtype: spec.kv_dtype,
             cuda_graphs: true,
             clock_mode: ClockMode::Sustained,
+            allow_multi_domain_tp: spec.allow_multi_domain_tp,
             ..StepOptions::default()
         };
         let layouts: Vec<(Role, u32, ParallelSpec, &str)> = match &spec.disagg {

@@ -453,8 +453,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              admission can queue requests far longer than the real engine did (the largest over-predictions). Blackwell rows\n\
              run on uncalibrated (analytical) efficiencies and DeepSeek/GLM rows on an MLA + expert-parallel path with no\n\
              operator measurements; both carry the largest TPOT errors. Disaggregated rows mostly lack their pool sizes and\n\
-             are listed below rather than guessed; tensor parallelism across scale-up domains (tp 16/64 on 8-GPU boxes) is\n\
-             refused by the simulator's layout check.\n"
+             are listed below rather than guessed. Rows with tensor parallelism across 8-GPU boxes (tp 16/64) are modelled\n\
+             with their all-reduces on the scale-out fabric; they are among the least accurate.\n"
         );
         let _ = writeln!(out, "Rows not modelled, by reason:\n");
         for (r, n) in &reasons {

@@ -31,7 +31,7 @@ mod simulated;
 
 pub use engine::{EngineProfile, Prediction, predict};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
-pub use simulated::{REQUESTS_PER_CLIENT, predict_simulated};
+pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, predict_simulated};
 
 use std::collections::BTreeMap;
 
@@ -126,4 +126,65 @@ fn stats_of(slice: String, v: &[&Outcome]) -> SliceStats {
         ttft_median_ape: median(t),
         tpot_median_ape: median(p),
     }
+}
+
+/// The host overhead chosen for each (backend, held-out model).
+pub type HostPicks = Vec<(String, String, HostOverhead)>;
+
+/// The grid of engine host overheads searched by [`cross_validate_host`].
+pub const HOST_GRID: [HostOverhead; 16] = {
+    const fn h(per_step_ms: f64, per_seq_us: f64) -> HostOverhead {
+        HostOverhead { per_step_ms, per_seq_us }
+    }
+    [
+        h(0.1, 0.0),
+        h(0.1, 5.0),
+        h(0.1, 15.0),
+        h(0.1, 40.0),
+        h(0.3, 0.0),
+        h(0.3, 5.0),
+        h(0.3, 15.0),
+        h(0.3, 40.0),
+        h(0.8, 0.0),
+        h(0.8, 5.0),
+        h(0.8, 15.0),
+        h(0.8, 40.0),
+        h(1.5, 0.0),
+        h(1.5, 5.0),
+        h(1.5, 15.0),
+        h(1.5, 40.0),
+    ]
+};
+
+/// Leave-one-model-out cross-validation of the engines' host overheads: `by_grid[g][i]` is row
+/// `i` predicted with `HOST_GRID[g]`. For every row, the grid point is chosen that minimizes the
+/// mean TPOT APE over the rows of the same backend *and another model*; the row is then scored
+/// with that point. Returns the outcomes and, per (backend, held-out model), the chosen point.
+pub fn cross_validate_host(rows: &[AicRow], by_grid: &[Vec<Result<Prediction, String>>]) -> (Vec<Outcome>, HostPicks) {
+    let mut chosen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let key = (row.backend.clone(), row.model_path.clone());
+        let g = *chosen.entry(key).or_insert_with(|| {
+            let mut best = (f64::INFINITY, 0);
+            for (g, preds) in by_grid.iter().enumerate() {
+                let errs: Vec<f64> = rows
+                    .iter()
+                    .zip(preds)
+                    .filter(|(r, _)| r.backend == row.backend && r.model_path != row.model_path)
+                    .filter_map(|(r, p)| p.as_ref().ok().map(|p| ape(p.tpot_ms, r.tpot_ms)))
+                    .collect();
+                if !errs.is_empty() {
+                    let m = errs.iter().sum::<f64>() / errs.len() as f64;
+                    if m < best.0 {
+                        best = (m, g);
+                    }
+                }
+            }
+            best.1
+        });
+        out.push(Outcome { row: row.clone(), prediction: by_grid[g][i].clone() });
+    }
+    let picks = chosen.into_iter().map(|((b, m), g)| (b, m, HOST_GRID[g])).collect();
+    (out, picks)
 }

@@ -3,7 +3,7 @@
 //! `concurrency` closed-loop clients that all start at time zero, as a benchmark client does.
 
 use crate::engine::Prediction;
-use crate::row::{Deployment, Mode};
+use crate::row::{AicRow, Deployment, Mode};
 use tokenfab_catalog::Catalog;
 use tokenfab_perf::Parallel;
 use tokenfab_sim::{Arrivals, DeploymentSpec, DisaggSpec, EngineKind, EngineOverrides, ParallelSpec, SimConfig, run};
@@ -13,6 +13,15 @@ fn spec(p: &Parallel) -> ParallelSpec {
     ParallelSpec { tp: p.tp, pp: p.pp, attn_dp: p.attn_dp, moe_tp: Some(p.moe_tp), moe_ep: Some(p.moe_ep) }
 }
 
+/// Host (CPU) time of an engine iteration: fixed plus per running sequence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostOverhead {
+    /// Per step, milliseconds.
+    pub per_step_ms: f64,
+    /// Per running sequence per step, microseconds.
+    pub per_seq_us: f64,
+}
+
 /// Requests per client in the simulated benchmark.
 pub const REQUESTS_PER_CLIENT: u32 = 3;
 
@@ -20,12 +29,11 @@ pub const REQUESTS_PER_CLIENT: u32 = 3;
 pub fn predict_simulated(
     catalog: &Catalog,
     dep: &Deployment,
-    backend: &str,
-    isl: u32,
-    osl: u32,
-    concurrency: u32,
-    engine_batch: Option<u32>,
+    row: &AicRow,
+    host: Option<HostOverhead>,
 ) -> Result<Prediction, String> {
+    let (backend, isl, osl, concurrency, engine_batch) =
+        (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
         "trtllm" => EngineKind::Trtllm,
         "sglang" => EngineKind::Sglang,
@@ -46,6 +54,8 @@ pub fn predict_simulated(
         // a deployment serving `isl`-token prompts next to `concurrency` running decodes must be
         // configured with a token budget that holds both (else the prompt could never start).
         max_num_batched_tokens: (engine == EngineKind::Trtllm).then(|| (isl + concurrency).max(8192)),
+        host_overhead_ms: host.map(|h| h.per_step_ms),
+        host_overhead_per_seq_us: host.map(|h| h.per_seq_us),
         ..Default::default()
     };
     let s = DeploymentSpec {

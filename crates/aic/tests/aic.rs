@@ -92,3 +92,24 @@ fn held_in_table_is_mostly_modelled_when_present() {
     });
     assert!(agg_ok.count() > 1300);
 }
+
+#[test]
+fn host_cross_validation_never_uses_the_held_out_model() {
+    use tokenfab_aic::{AicRow, Prediction, cross_validate_host};
+    let row = |model: &str, tpot: f64| AicRow {
+        backend: "trtllm".into(),
+        model_path: model.into(),
+        tpot_ms: tpot,
+        ttft_ms: 1.0,
+        ..Default::default()
+    };
+    let p = |tpot: f64| Ok(Prediction { ttft_ms: 1.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 });
+    // Model a is fitted best by grid point 0, model b by grid point 1.
+    let rows = vec![row("a", 10.0), row("b", 20.0)];
+    let by_grid = vec![vec![p(10.0), p(10.0)], vec![p(20.0), p(20.0)]];
+    let (out, picks) = cross_validate_host(&rows, &by_grid);
+    // a is scored with the point chosen on b (1), b with the point chosen on a (0).
+    assert_eq!(out[0].prediction.as_ref().unwrap().tpot_ms, 20.0);
+    assert_eq!(out[1].prediction.as_ref().unwrap().tpot_ms, 10.0);
+    assert_eq!(picks.len(), 2);
+}

@@ -80,7 +80,7 @@ impl Capacity {
         }
     }
 
-    fn infeasible(fidelity: &str, reason: String) -> Capacity {
+    pub(crate) fn infeasible(fidelity: &str, reason: String) -> Capacity {
         Capacity {
             fidelity: fidelity.into(),
             feasible: false,

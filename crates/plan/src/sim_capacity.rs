@@ -170,25 +170,15 @@ impl CapacityModel for SimCapacity {
             }
         }
         let Some(b) = best else {
-            return Ok(Capacity {
-                fidelity: self.fidelity().into(),
-                feasible: false,
-                reason: Some(format!(
+            return Ok(Capacity::infeasible(
+                self.fidelity(),
+                format!(
                     "simulated: even {:.0} % of the analytic rate ({:.2} req/s) misses the {:.0} % goodput target",
                     hi * 100.0,
                     rate_a * hi,
                     self.goodput_target * 100.0
-                )),
-                parallel: None,
-                chips_per_replica: 0,
-                batch: 0,
-                requests_per_s_per_replica: 0.0,
-                tokens_per_s_per_replica: 0.0,
-                tpot_ms: 0.0,
-                ttft_ms: 0.0,
-                energy_j_per_token: 0.0,
-                chip_power_w: 0.0,
-            });
+                ),
+            ));
         };
         let tokens_per_request = (q.input_tokens + q.output_tokens) as f64;
         // Goodput: the requests that meet the SLOs at the highest passing load.

@@ -123,6 +123,9 @@ pub(crate) struct Replica {
     pub pool: usize,
     pub profile: EngineProfile,
     pub max_seqs: u32,
+    /// Tokens per step of the whole replica: the engine's budget per attention-DP rank (each rank
+    /// schedules its own batch, as for `max_seqs`).
+    budget: u32,
     bs: u32,
     pub total_blocks: u64,
     pub free_blocks: u64,
@@ -187,6 +190,7 @@ impl Replica {
             role,
             pool,
             max_seqs: profile.max_num_seqs.saturating_mul(attn_dp),
+            budget: profile.max_num_batched_tokens.saturating_mul(attn_dp),
             bs,
             total_blocks: blocks,
             free_blocks: blocks,
@@ -379,7 +383,7 @@ impl Replica {
             let si = self.admit(r, input, input, need as u32);
             self.start_decode(si, out_done, output);
         }
-        let budget_total = self.profile.max_num_batched_tokens;
+        let budget_total = self.budget;
         let mut budget = budget_total;
         let prefill_first = self.profile.schedule == Schedule::PrefillFirst;
         if !prefill_first {

@@ -189,10 +189,13 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
     };
     let dense = model.moe.is_none();
     // TensorRT-LLM's wide-EP deployments give `tp_size` = world size with attention data
-    // parallelism enabled; some rows record `attention_dp_size` 1 with a `tp_size` (24, 36, 52,
-    // 64...) that cannot divide the attention heads, which only attention DP makes possible.
+    // parallelism enabled; some rows record `attention_dp_size` 1 with a `tp_size` that cannot
+    // divide the attention heads (24, 36, 52...) or that spans several 8-GPU boxes (16, 64 on
+    // HGX), which for an MoE model only makes sense with attention DP (tensor-parallel attention
+    // over the scale-out network is not a layout these engines deploy).
+    let domain = system.scaleup_domain_chips.value.max(1);
     let fix = |mut p: Parallel| {
-        if !dense && p.attn_dp == 1 && p.tp > 1 && model.num_attention_heads % p.tp != 0 {
+        if !dense && p.attn_dp == 1 && p.tp > 1 && (!model.num_attention_heads.is_multiple_of(p.tp) || p.tp > domain) {
             p.attn_dp = p.tp;
             p.tp = 1;
         }

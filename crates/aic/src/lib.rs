@@ -31,7 +31,7 @@ mod simulated;
 
 pub use engine::{EngineProfile, Prediction, predict};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
-pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, predict_simulated};
+pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, WARMUP_PER_CLIENT, predict_simulated};
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,10 @@
 //! The same rows through the discrete-event simulator (`tokenfab-sim`): each row's deployment
-//! becomes a scenario deployment, and `3 × concurrency` identical requests run from
-//! `concurrency` closed-loop clients that all start at time zero, as a benchmark client does.
+//! becomes a scenario deployment, and identical requests run from `concurrency` closed-loop
+//! clients that all start at time zero, as the benchmark client does. The protocol follows
+//! AIConfigurator's benchmark scripts (`aiperf --concurrency c --warmup-request-count 2c
+//! --num-requests 20c`, e.g. `tests/baseline/*/bench_run.sh` in github.com/ai-dynamo/aiconfigurator):
+//! the first [`WARMUP_PER_CLIENT`] × c requests warm the engine up and are not measured, the next
+//! [`REQUESTS_PER_CLIENT`] × c are; TTFT and TPOT are their means.
 
 use crate::engine::Prediction;
 use crate::row::{AicRow, Deployment, Mode};
@@ -22,8 +26,12 @@ pub struct HostOverhead {
     pub per_seq_us: f64,
 }
 
-/// Requests per client in the simulated benchmark.
-pub const REQUESTS_PER_CLIENT: u32 = 3;
+/// Measured requests per client in the simulated benchmark (aiperf `--num-requests 20c`).
+pub const REQUESTS_PER_CLIENT: u32 = 20;
+
+/// Warm-up requests per client, run first and left out of the means (aiperf
+/// `--warmup-request-count 2c`).
+pub const WARMUP_PER_CLIENT: u32 = 2;
 
 /// Predicts mean TTFT and TPOT of a row's deployment by simulation.
 pub fn predict_simulated(
@@ -86,7 +94,8 @@ pub fn predict_simulated(
         allow_multi_domain_tp: true,
     };
     let d = tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?;
-    let n = concurrency as u64 * REQUESTS_PER_CLIENT as u64;
+    let skip = concurrency as u64 * WARMUP_PER_CLIENT as u64;
+    let n = skip + concurrency as u64 * REQUESTS_PER_CLIENT as u64;
     let reqs = (0..n).map(|id| Request {
         id,
         arrival_ns: 0,
@@ -107,9 +116,14 @@ pub fn predict_simulated(
     if sum.counters.requests_completed < n {
         return Err(format!("only {} of {n} requests completed", sum.counters.requests_completed));
     }
+    // Warm-up requests are the first `skip` ids (clients send in id order).
+    let measured: Vec<_> = res.records.iter().filter(|r| r.id >= skip).collect();
+    let mean = |v: Vec<f64>| if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let ttft_ms = mean(measured.iter().filter_map(|r| r.ttft_ns()).map(|x| x as f64 * 1e-6).collect());
+    let tpot_ms = mean(measured.iter().filter_map(|r| r.tpot_ns()).map(|x| x * 1e-6).collect());
     Ok(Prediction {
-        ttft_ms: sum.latency.ttft_ms.mean,
-        tpot_ms: sum.latency.tpot_ms.mean,
+        ttft_ms,
+        tpot_ms,
         decode_step_ms: sum.latency.tpot_ms.p50,
         output_tokens_per_s: sum.throughput.output_tokens_per_s,
     })

@@ -75,6 +75,12 @@ pub struct SimConfig {
     pub check_invariants: bool,
     /// Cost every step with the exact step model instead of the memo table.
     pub exact_step_costs: bool,
+    /// Closed loop: mean client think time, ns, between a response and the client's next send
+    /// (also before each client's first send). Each gap is drawn uniformly from
+    /// `[0, 2 × mean]` with the run's seeded ChaCha stream; 0 sends at once. Real benchmark
+    /// clients and API front ends never send in perfect step: without this, identical requests
+    /// from many clients stay in lock-step waves forever.
+    pub client_think_ns_mean: u64,
 }
 
 impl Default for SimConfig {
@@ -90,6 +96,7 @@ impl Default for SimConfig {
             max_engine_iterations: 2_000_000_000,
             check_invariants: false,
             exact_step_costs: false,
+            client_think_ns_mean: 0,
         }
     }
 }

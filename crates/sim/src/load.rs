@@ -84,6 +84,10 @@ pub enum ArrivalSpec {
     Closed {
         /// Clients.
         concurrency: u32,
+        /// Mean client think time between a response and the next request, ms (each gap is
+        /// drawn uniformly from `[0, 2 × think_ms]`, seeded). Default 0: send at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        think_ms: Option<f64>,
     },
     /// Poisson arrivals.
     Poisson {
@@ -104,7 +108,10 @@ impl ArrivalSpec {
     pub fn check(&self) -> Result<(), (String, String)> {
         let bad = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
         match *self {
-            ArrivalSpec::Closed { concurrency: 0 } => bad("concurrency", "must be at least 1"),
+            ArrivalSpec::Closed { concurrency: 0, .. } => bad("concurrency", "must be at least 1"),
+            ArrivalSpec::Closed { think_ms: Some(t), .. } if !(t >= 0.0 && t.is_finite() && t <= 3.6e6) => {
+                bad("think_ms", "must be a finite number of milliseconds, 0 to 3600000")
+            }
             ArrivalSpec::Poisson { rate_per_s } | ArrivalSpec::Gamma { rate_per_s, .. }
                 if !(rate_per_s > 0.0 && rate_per_s.is_finite()) =>
             {
@@ -118,8 +125,16 @@ impl ArrivalSpec {
     /// Closed-loop concurrency, if closed.
     pub fn concurrency(&self) -> Option<u32> {
         match *self {
-            ArrivalSpec::Closed { concurrency } => Some(concurrency),
+            ArrivalSpec::Closed { concurrency, .. } => Some(concurrency),
             _ => None,
+        }
+    }
+
+    /// Closed-loop mean think time, ns (0 when open or unset).
+    pub fn think_ns(&self) -> u64 {
+        match *self {
+            ArrivalSpec::Closed { think_ms: Some(t), .. } => (t * 1e6).round() as u64,
+            _ => 0,
         }
     }
 

@@ -68,6 +68,8 @@ struct Sim<'a, I: Iterator<Item = Request>> {
     now: u64,
     rr: Vec<usize>,
     rng: ChaCha8Rng,
+    /// Client think times (its own stream, so the router's draws do not depend on it).
+    think_rng: ChaCha8Rng,
     pending: Option<Request>,
     itl: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
     counters: Counters,
@@ -108,6 +110,8 @@ pub fn run<I: Iterator<Item = Request>>(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7);
+    let mut think_rng = ChaCha8Rng::seed_from_u64(seed);
+    think_rng.set_stream(11);
     let mut sim = Sim {
         cfg,
         dep,
@@ -120,6 +124,7 @@ pub fn run<I: Iterator<Item = Request>>(
         now: 0,
         rr: vec![0; dep.pools.len()],
         rng,
+        think_rng,
         pending: None,
         itl: HashMap::default(),
         counters: Counters::default(),
@@ -136,7 +141,8 @@ pub fn run<I: Iterator<Item = Request>>(
         Arrivals::Closed { concurrency } => {
             sim.closed = true;
             for c in 0..concurrency {
-                sim.queue.push(SimTime::ZERO, Event::ClientSend(c));
+                let t = sim.think();
+                sim.queue.push(SimTime(t), Event::ClientSend(c));
             }
         }
     }
@@ -162,6 +168,14 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 impl<I: Iterator<Item = Request>> Sim<'_, I> {
+    /// A closed-loop client's think time, ns.
+    fn think(&mut self) -> u64 {
+        match self.cfg.client_think_ns_mean {
+            0 => 0,
+            m => self.think_rng.random_range(0..=2 * m),
+        }
+    }
+
     fn run_loop(&mut self) -> Result<(), SimError> {
         while let Some((t, ev)) = self.queue.pop() {
             if t.0 < self.now {
@@ -312,7 +326,9 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             q.finish_ns = NONE;
             rep.outstanding_tokens = rep.outstanding_tokens.saturating_sub((q.input + q.output) as u64);
             if q.client != u32::MAX {
-                self.queue.push(SimTime(self.now), Event::ClientSend(q.client));
+                let client = q.client;
+                let t = self.now + self.think();
+                self.queue.push(SimTime(t), Event::ClientSend(client));
             }
         };
         let rep = &mut self.replicas[ri];
@@ -400,7 +416,9 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             let rep = &mut self.replicas[holder];
             rep.outstanding_tokens = rep.outstanding_tokens.saturating_sub(tokens);
             if q.client != u32::MAX && self.closed {
-                self.queue.push(SimTime(now), Event::ClientSend(q.client));
+                let client = q.client;
+                let t = now + self.think();
+                self.queue.push(SimTime(t), Event::ClientSend(client));
             }
         }
         self.outcome = out;

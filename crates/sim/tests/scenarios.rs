@@ -60,6 +60,7 @@ fn bad_scenarios_name_file_and_field() {
     );
     // Negative and zero values.
     check(("concurrency = 4", "concurrency = 0"), &["bad.toml", "load.arrivals.concurrency"]);
+    check(("concurrency = 4", "concurrency = 4, think_ms = -1"), &["bad.toml", "load.arrivals.think_ms"]);
     check(
         ("arrivals = { kind = \"closed\", concurrency = 4 }", "arrivals = { kind = \"poisson\", rate_per_s = -3 }"),
         &["bad.toml", "load.arrivals.rate_per_s", "> 0"],
@@ -114,4 +115,39 @@ fn default_builtin_is_deterministic_and_loaded() {
     let u = info.offered_requests_per_s.unwrap() / info.capacity_requests_per_s.unwrap();
     assert!((u - 0.7).abs() < 1e-9, "offered load is 70 % of capacity: {u}");
     assert_eq!(a.counters.requests_unfinished, 0);
+}
+
+/// Closed-loop think time: each client waits between a response and its next request, the
+/// gaps are seeded (same seed, same run; another seed, another run) and average the mean.
+#[test]
+fn closed_loop_think_time_spaces_requests() {
+    let cat = Catalog::builtin();
+    let run = |think: &str, seed: u64| {
+        let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{think} }}"));
+        let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
+        r.execute(seed, None, &|| {}).unwrap().0
+    };
+    let none = run("", 1);
+    let a = run(", think_ms = 50", 1);
+    assert_eq!(a.records, run(", think_ms = 50", 1).records, "same seed, same run");
+    assert_ne!(a.records, run(", think_ms = 50", 2).records, "the gaps are drawn from the seed");
+    assert_eq!(a.counters.requests_completed, 40);
+    // Without think time each client's next request goes out the instant its previous one
+    // finished; with it, the gaps average about the mean (10 clients' worth of samples).
+    let gaps = |res: &tokenfab_sim::SimResult| {
+        let mut finished: Vec<u64> = res.records.iter().filter_map(|r| r.finish_ns).collect();
+        finished.sort_unstable();
+        let mut arrivals: Vec<u64> = res.records.iter().map(|r| r.arrival_ns).filter(|&t| t > 0).collect();
+        arrivals.sort_unstable();
+        // Each arrival after the first wave follows some completion at or before it.
+        arrivals
+            .iter()
+            .map(|&t| t - finished.iter().copied().filter(|&f| f <= t).max().unwrap_or(0))
+            .collect::<Vec<u64>>()
+    };
+    assert!(gaps(&none).iter().all(|&g| g == 0), "no think time: sends at once");
+    let g = gaps(&a);
+    let mean_ms = g.iter().sum::<u64>() as f64 / g.len() as f64 * 1e-6;
+    assert!(g.iter().all(|&x| x <= 100_000_000), "each gap is at most 2 × the mean");
+    assert!(mean_ms > 5.0 && mean_ms < 60.0, "mean gap {mean_ms} ms");
 }

@@ -424,8 +424,9 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             "{} measured deployments (TensorRT-LLM, SGLang, vLLM on H100/H200/B200/B300/GB200/GB300), a subset of\n\
              AIConfigurator's `silicon_sample.csv` (Apache-2.0, © NVIDIA, github.com/ai-dynamo/aiconfigurator). Each row is\n\
              mapped onto the catalog (model, system, layout, formats, engine) and its benchmark is **simulated** by\n\
-             `tokenfab-sim`: `concurrency` closed-loop clients starting together, 3 identical requests each, engine batch cap =\n\
-             concurrency; the table reports the simulated mean TTFT and TPOT. **Nothing here is fitted to these rows**: the\n\
+             `tokenfab-sim` the way AIConfigurator's benchmark scripts run aiperf: `concurrency` closed-loop clients starting\n\
+             together, 2 warm-up then 20 measured identical requests each, engine batch cap = concurrency; the table reports\n\
+             the simulated mean TTFT and TPOT of the measured requests. **Nothing here is fitted to these rows**: the\n\
              operator efficiencies come from the H100 operator table (H100/H200) or the analytical defaults (Blackwell), and\n\
              the engine constants are documented estimates. Targets (issue 3): TPOT MAPE ≤ 15 %, TTFT MAPE ≤ 25 %.\n",
             outcomes.len()
@@ -518,8 +519,16 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             "**Reading these numbers.** TPOT is the step model's decode time, plus the prefill work that shares the\n\
              iterations, plus the engine's host time. TTFT is harder: the median ratio predicted/measured TTFT is {mid:.2}\n\
              and {under:.0} % of the modelled rows are under-predicted: the real benchmark adds time the simulation does not\n\
-             have (HTTP, tokenization, the client's own pacing), while at very high concurrency the simulated KV-cache\n\
-             admission can queue requests far longer than the real engine did (the largest over-predictions). Blackwell rows\n\
+             have (HTTP, tokenization, the client's own pacing; at concurrency 4 SGLang and TensorRT-LLM rows measure\n\
+             150–400 ms where one prompt's prefill is tens of ms). The largest over-predictions are lock-step waves: the\n\
+             simulated clients send identical requests, prompts admitted in one step finish together and come back\n\
+             together, so later arrivals queue behind whole waves of prefill. The real clients are not in step (Llama-3.1-70B\n\
+             on vLLM, 8 × H100, 1024-token prompts, 4 clients: 70 ms measured, below the ~126 ms that prefilling four\n\
+             prompts in one step takes). The waves likely also explain why long-prompt, high-concurrency rows are\n\
+             under-predicted in TPOT: simulated prefill stalls land in the waiting requests' TTFT, not in others' decode. Seeded client think time (`think_ms`, 1 ms to 1 s) was\n\
+             tried and did not help overall: it shortens the waves but leaves the missing request-path time, so TTFT MAPE\n\
+             rose. Same deployment, different engine: SGLang's measured TPOT for DeepSeek-R1 on 8 × B200 is 1.3–1.6 × TensorRT-LLM's\n\
+             while the step model predicts the same step for both; engine kernel choices are not in the model. Blackwell rows\n\
              run on uncalibrated (analytical) efficiencies and DeepSeek/GLM rows on an MLA + expert-parallel path with no\n\
              operator measurements; both carry the largest TPOT errors. Disaggregated rows mostly lack their pool sizes and\n\
              are listed below rather than guessed. Rows with tensor parallelism across 8-GPU boxes (tp 16/64) are modelled\n\

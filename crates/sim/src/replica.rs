@@ -79,6 +79,8 @@ struct PrefixCache {
     map: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
     clock: u64,
     cap: usize,
+    /// Scratch space for eviction (kept to avoid an allocation per eviction round).
+    stamps: Vec<u64>,
 }
 
 impl PrefixCache {
@@ -108,9 +110,10 @@ impl PrefixCache {
             self.map.insert(*h, self.clock);
         }
         if self.map.len() > self.cap + self.cap / 4 {
-            let mut stamps: Vec<u64> = self.map.values().copied().collect();
-            let cut = stamps.len() - self.cap;
-            let (_, &mut oldest_kept, _) = stamps.select_nth_unstable(cut);
+            self.stamps.clear();
+            self.stamps.extend(self.map.values().copied());
+            let cut = self.stamps.len() - self.cap;
+            let (_, &mut oldest_kept, _) = self.stamps.select_nth_unstable(cut);
             self.map.retain(|_, t| *t >= oldest_kept);
         }
     }

@@ -81,6 +81,10 @@ pub struct SimConfig {
     /// clients and API front ends never send in perfect step: without this, identical requests
     /// from many clients stay in lock-step waves forever.
     pub client_think_ns_mean: u64,
+    /// Closed loop: each client's first send is delayed by a seeded uniform `[0, spread]`, ns
+    /// (0: all clients start together). Spreading the starts over one request cycle puts the
+    /// clients in random phase, the steady state of a benchmark whose clients are not in step.
+    pub client_start_spread_ns: u64,
 }
 
 impl Default for SimConfig {
@@ -97,6 +101,7 @@ impl Default for SimConfig {
             check_invariants: false,
             exact_step_costs: false,
             client_think_ns_mean: 0,
+            client_start_spread_ns: 0,
         }
     }
 }

@@ -88,6 +88,10 @@ pub enum ArrivalSpec {
         /// drawn uniformly from `[0, 2 × think_ms]`, seeded). Default 0: send at once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         think_ms: Option<f64>,
+        /// Spread of the clients' first sends, ms: each starts at a seeded uniform time in
+        /// `[0, start_spread_ms]` (default 0: all start together, in lock-step).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_spread_ms: Option<f64>,
     },
     /// Poisson arrivals.
     Poisson {
@@ -112,6 +116,9 @@ impl ArrivalSpec {
             ArrivalSpec::Closed { think_ms: Some(t), .. } if !(t >= 0.0 && t.is_finite() && t <= 3.6e6) => {
                 bad("think_ms", "must be a finite number of milliseconds, 0 to 3600000")
             }
+            ArrivalSpec::Closed { start_spread_ms: Some(t), .. } if !(t >= 0.0 && t.is_finite() && t <= 3.6e7) => {
+                bad("start_spread_ms", "must be a finite number of milliseconds, 0 to 36000000")
+            }
             ArrivalSpec::Poisson { rate_per_s } | ArrivalSpec::Gamma { rate_per_s, .. }
                 if !(rate_per_s > 0.0 && rate_per_s.is_finite()) =>
             {
@@ -134,6 +141,14 @@ impl ArrivalSpec {
     pub fn think_ns(&self) -> u64 {
         match *self {
             ArrivalSpec::Closed { think_ms: Some(t), .. } => (t * 1e6).round() as u64,
+            _ => 0,
+        }
+    }
+
+    /// Closed-loop spread of the clients' first sends, ns (0 when open or unset).
+    pub fn start_spread_ns(&self) -> u64 {
+        match *self {
+            ArrivalSpec::Closed { start_spread_ms: Some(t), .. } => (t * 1e6).round() as u64,
             _ => 0,
         }
     }

@@ -141,7 +141,12 @@ pub fn run<I: Iterator<Item = Request>>(
         Arrivals::Closed { concurrency } => {
             sim.closed = true;
             for c in 0..concurrency {
-                let t = sim.think();
+                // Start offsets: think time, plus a uniform spread of the clients' first sends.
+                let spread = match cfg.client_start_spread_ns {
+                    0 => 0,
+                    s => sim.think_rng.random_range(0..=s),
+                };
+                let t = sim.think() + spread;
                 sim.queue.push(SimTime(t), Event::ClientSend(c));
             }
         }

@@ -383,6 +383,7 @@ impl Resolved {
             max_sim_time_ns: crate::time::s_to_ns(s.limits.max_sim_time_s),
             max_engine_iterations: s.limits.max_engine_iterations,
             client_think_ns_mean: s.load.arrivals.as_ref().map_or(0, |a| a.think_ns()),
+            client_start_spread_ns: s.load.arrivals.as_ref().map_or(0, |a| a.start_spread_ns()),
             ..SimConfig::default()
         };
         Ok(Resolved { scenario: scenario.clone(), source, group, deployment, config })
@@ -506,7 +507,7 @@ impl Resolved {
         let reqs: Vec<Request> = match &self.source {
             Source::Synthetic(l) => {
                 let mut l = l.clone();
-                l.arrivals = ArrivalSpec::Closed { concurrency: conc, think_ms: None };
+                l.arrivals = ArrivalSpec::Closed { concurrency: conc, think_ms: None, start_spread_ms: None };
                 l.requests = Some(n as u64);
                 l.duration_s = None;
                 l.requests(seed ^ 0x5eed).collect()

@@ -62,6 +62,10 @@ fn bad_scenarios_name_file_and_field() {
     check(("concurrency = 4", "concurrency = 0"), &["bad.toml", "load.arrivals.concurrency"]);
     check(("concurrency = 4", "concurrency = 4, think_ms = -1"), &["bad.toml", "load.arrivals.think_ms"]);
     check(
+        ("concurrency = 4", "concurrency = 4, start_spread_ms = nan"),
+        &["bad.toml", "load.arrivals.start_spread_ms"],
+    );
+    check(
         ("arrivals = { kind = \"closed\", concurrency = 4 }", "arrivals = { kind = \"poisson\", rate_per_s = -3 }"),
         &["bad.toml", "load.arrivals.rate_per_s", "> 0"],
     );
@@ -150,4 +154,24 @@ fn closed_loop_think_time_spaces_requests() {
     let mean_ms = g.iter().sum::<u64>() as f64 / g.len() as f64 * 1e-6;
     assert!(g.iter().all(|&x| x <= 100_000_000), "each gap is at most 2 × the mean");
     assert!(mean_ms > 5.0 && mean_ms < 60.0, "mean gap {mean_ms} ms");
+}
+
+/// Closed-loop start spread: the clients' first sends fall in `[0, spread]`, seeded; later
+/// sends follow completions at once.
+#[test]
+fn closed_loop_start_spread_staggers_first_sends() {
+    let cat = Catalog::builtin();
+    let run = |extra: &str, seed: u64| {
+        let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{extra} }}"));
+        let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
+        r.execute(seed, None, &|| {}).unwrap().0
+    };
+    let together = run("", 1);
+    assert!(together.records[..4].iter().all(|r| r.arrival_ns == 0));
+    let spread = run(", start_spread_ms = 2000", 1);
+    assert_eq!(spread.records, run(", start_spread_ms = 2000", 1).records, "same seed, same run");
+    let firsts: Vec<u64> = spread.records[..4].iter().map(|r| r.arrival_ns).collect();
+    assert!(firsts.iter().all(|&t| t <= 2_000_000_000), "{firsts:?}");
+    assert!(firsts.iter().filter(|&&t| t > 0).count() >= 3, "first sends are spread: {firsts:?}");
+    assert_eq!(spread.counters.requests_completed, 40);
 }

@@ -128,6 +128,89 @@ fn stats_of(slice: String, v: &[&Outcome]) -> SliceStats {
     }
 }
 
+/// Time on a request's path outside the engine's steps that the simulation does not have: the
+/// HTTP front end, tokenization, routing, scheduling hand-offs and streaming of the first token.
+/// Added to the simulated TTFT as `fixed_ms + per_token_us × ISL`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RequestPath {
+    /// Per request, milliseconds.
+    pub fixed_ms: f64,
+    /// Per prompt token, microseconds.
+    pub per_token_us: f64,
+}
+
+impl RequestPath {
+    /// TTFT with this request path added.
+    pub fn ttft_ms(&self, sim_ttft_ms: f64, isl: u32) -> f64 {
+        sim_ttft_ms + self.fixed_ms + self.per_token_us * 1e-3 * isl as f64
+    }
+}
+
+/// The grid searched by [`cross_validate_request_path`]: 0–300 ms per request × 0–80 µs per
+/// prompt token.
+pub fn request_path_grid() -> Vec<RequestPath> {
+    const FIXED: [f64; 10] = [0.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 150.0, 200.0, 300.0];
+    const PER_TOKEN: [f64; 6] = [0.0, 5.0, 10.0, 20.0, 40.0, 80.0];
+    FIXED
+        .iter()
+        .flat_map(|&fixed_ms| PER_TOKEN.iter().map(move |&per_token_us| RequestPath { fixed_ms, per_token_us }))
+        .collect()
+}
+
+/// The request path chosen for each (backend, held-out model).
+pub type RequestPathPicks = Vec<(String, String, RequestPath)>;
+
+/// Leave-one-model-out cross-validation of the request-path time: for each (backend, model),
+/// the grid point minimizing TTFT MAPE over the rows of the same backend *and another model*
+/// (all backends' rows of other models when the backend has one model only) is chosen, and that
+/// model's rows are scored with it. No row's own measurement chooses its parameters.
+pub fn cross_validate_request_path(outcomes: &[Outcome]) -> (Vec<Outcome>, RequestPathPicks) {
+    let grid = request_path_grid();
+    let mut chosen: BTreeMap<(String, String), RequestPath> = BTreeMap::new();
+    let best = |train: &[&Outcome]| -> RequestPath {
+        let mut best = (f64::INFINITY, grid[0]);
+        for g in &grid {
+            let errs: Vec<f64> = train
+                .iter()
+                .filter_map(|o| o.prediction.as_ref().ok().map(|p| ape(g.ttft_ms(p.ttft_ms, o.row.isl), o.row.ttft_ms)))
+                .collect();
+            if !errs.is_empty() {
+                let m = errs.iter().sum::<f64>() / errs.len() as f64;
+                if m < best.0 {
+                    best = (m, *g);
+                }
+            }
+        }
+        best.1
+    };
+    let out = outcomes
+        .iter()
+        .map(|o| {
+            let key = (o.row.backend.clone(), o.row.model_path.clone());
+            let rp = *chosen.entry(key).or_insert_with(|| {
+                let others = |same_backend: bool| -> Vec<&Outcome> {
+                    outcomes
+                        .iter()
+                        .filter(|x| x.row.model_path != o.row.model_path && x.prediction.is_ok())
+                        .filter(|x| !same_backend || x.row.backend == o.row.backend)
+                        .collect()
+                };
+                let mut train = others(true);
+                if train.is_empty() {
+                    train = others(false);
+                }
+                best(&train)
+            });
+            let prediction = o.prediction.clone().map(|mut p| {
+                p.ttft_ms = rp.ttft_ms(p.ttft_ms, o.row.isl);
+                p
+            });
+            Outcome { row: o.row.clone(), prediction }
+        })
+        .collect();
+    (out, chosen.into_iter().map(|((b, m), rp)| (b, m, rp)).collect())
+}
+
 /// The host overhead chosen for each (backend, held-out model).
 pub type HostPicks = Vec<(String, String, HostOverhead)>;
 

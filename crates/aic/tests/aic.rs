@@ -113,3 +113,30 @@ fn host_cross_validation_never_uses_the_held_out_model() {
     assert_eq!(out[1].prediction.as_ref().unwrap().tpot_ms, 10.0);
     assert_eq!(picks.len(), 2);
 }
+
+#[test]
+fn request_path_cross_validation_never_uses_the_held_out_model() {
+    use tokenfab_aic::{AicRow, Outcome, Prediction, cross_validate_request_path};
+    let o = |backend: &str, model: &str, sim_ttft: f64, meas_ttft: f64| Outcome {
+        row: AicRow {
+            backend: backend.into(),
+            model_path: model.into(),
+            isl: 1000,
+            ttft_ms: meas_ttft,
+            tpot_ms: 10.0,
+            ..Default::default()
+        },
+        prediction: Ok(Prediction { ttft_ms: sim_ttft, tpot_ms: 10.0, decode_step_ms: 10.0, output_tokens_per_s: 1.0 }),
+    };
+    // Model a's rows miss 300 ms, model b's none; vLLM has one model (c) and learns from the
+    // other backends' models.
+    let outs = vec![o("trtllm", "a", 100.0, 400.0), o("trtllm", "b", 100.0, 100.0), o("vllm", "c", 50.0, 50.0)];
+    let (cv, picks) = cross_validate_request_path(&outs);
+    // a is scored with b's fit (nothing to add), b with a's (300 ms).
+    assert_eq!(cv[0].prediction.as_ref().unwrap().ttft_ms, 100.0);
+    assert_eq!(cv[1].prediction.as_ref().unwrap().ttft_ms, 400.0);
+    // c: a's and b's rows together; 0 ms fits b exactly and misses a by 75 %, the best MAPE.
+    assert_eq!(cv[2].prediction.as_ref().unwrap().ttft_ms, 50.0);
+    assert_eq!(picks.len(), 3);
+    assert!(picks.iter().any(|(b, m, rp)| b == "trtllm" && m == "b" && rp.fixed_ms == 300.0));
+}

@@ -99,3 +99,56 @@ fn validate_ops_cross_validates_the_builtin_table() {
     let all = v["classes"].as_array().unwrap().iter().find(|c| c["class"] == "all").unwrap().clone();
     assert_eq!(all["count"], 161);
 }
+
+/// `validate aic` on a few hand-written rows (the format of AIConfigurator's silicon table; the
+/// numbers are illustrative): tables, the request-path picks, the per-row CSV with the simulated
+/// TTFT beside the reported one, and unmodellable rows listed with a reason.
+#[test]
+fn validate_aic_reports_slices_and_request_path() {
+    let dir = std::env::temp_dir().join(format!("tokenfab-aic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("rows.csv");
+    let output = dir.join("preds.csv");
+    let header = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,\
+        gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
+        silicon_ttft_ms,silicon_tpot_ms";
+    let rows = [
+        "a8,src,trtllm,1.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,1024,128,,,8,1,1,,1,1,191,7.9",
+        "a8b,src,trtllm,1.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,1024,128,,,8,2,1,,1,1,129,5.2",
+        "q32,src,trtllm,1.0,Qwen/Qwen3-32B,h100_sxm,fp8,agg,1024,128,fp8,fp8,8,2,1,,1,1,165,11.9",
+        "bad,src,trtllm,1.0,no/such-model,h100_sxm,,agg,1024,128,,,8,1,1,,1,1,100,5.0",
+    ];
+    std::fs::write(&input, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let out = tokenfab(&["validate", "aic", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("TTFT MAPE %") && stdout.contains("h100_sxm"), "{stdout}");
+    assert!(stdout.contains("request-path time"), "{stdout}");
+    assert!(stdout.contains("1 row(s) could not be modelled") && stdout.contains("no/such-model"), "{stdout}");
+    let csv = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,pred_ttft_ms,pred_tpot_ms,sim_ttft_ms,"), "{}", lines[0]);
+    assert_eq!(lines.len(), 5);
+    // Reported TTFT = simulated TTFT + the request-path time, never less.
+    for l in &lines[1..4] {
+        let f: Vec<&str> = l.split(',').collect();
+        let (pred, sim): (f64, f64) = (f[1].parse().unwrap(), f[3].parse().unwrap());
+        assert!(pred >= sim && sim > 0.0, "{l}");
+    }
+    // Without the request-path term the two columns agree.
+    let out = tokenfab(&[
+        "validate",
+        "aic",
+        "--no-request-path",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(&output).unwrap();
+    for l in csv.lines().skip(1).take(3) {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f[1], f[3], "{l}");
+    }
+}

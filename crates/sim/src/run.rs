@@ -75,6 +75,7 @@ struct Sim<'a, I: Iterator<Item = Request>> {
     counters: Counters,
     outcome: StepOutcome,
     closed: bool,
+    chains: ChainMemo,
 }
 
 /// Simulates `requests` on `dep` under `cfg`. A pure function of its inputs: the same arguments
@@ -130,6 +131,7 @@ pub fn run<I: Iterator<Item = Request>>(
         counters: Counters::default(),
         outcome: StepOutcome::default(),
         closed: false,
+        chains: ChainMemo::default(),
     };
     match cfg.arrivals {
         Arrivals::Timed => {
@@ -155,14 +157,52 @@ pub fn run<I: Iterator<Item = Request>>(
     Ok(sim.finish())
 }
 
+const CHAIN_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The chained hashes of prefix block ids: hash `j` covers ids `0..=j`.
+#[cfg(test)]
 fn chain_hashes(ids: &[u64]) -> Box<[u64]> {
-    let mut h = 0x9e37_79b9_7f4a_7c15u64;
+    let mut h = CHAIN_SEED;
     ids.iter()
         .map(|&id| {
             h = splitmix(h ^ splitmix(id));
             h
         })
         .collect()
+}
+
+/// Slots of [`ChainMemo`].
+const CHAIN_MEMO_SLOTS: usize = 1024;
+
+/// The last chain hashed per slot (keyed by session, or by class outside sessions): a later turn
+/// of a conversation, or another request with the same system prompt, starts with the same ids,
+/// and the hashes of that common run are copied instead of recomputed (they are the same
+/// values: hash `j` depends on ids `0..=j` only).
+#[derive(Default)]
+struct ChainMemo {
+    slots: Vec<(Vec<u64>, Vec<u64>)>,
+}
+
+impl ChainMemo {
+    fn hashes(&mut self, key: u64, ids: &[u64]) -> Box<[u64]> {
+        if self.slots.is_empty() {
+            self.slots.resize_with(CHAIN_MEMO_SLOTS, Default::default);
+        }
+        let (memo_ids, memo_hashes) = &mut self.slots[(splitmix(key) % CHAIN_MEMO_SLOTS as u64) as usize];
+        let common = memo_ids.iter().zip(ids).take_while(|(a, b)| a == b).count();
+        let mut out = Vec::with_capacity(ids.len());
+        out.extend_from_slice(&memo_hashes[..common]);
+        let mut h = if common == 0 { CHAIN_SEED } else { memo_hashes[common - 1] };
+        for &id in &ids[common..] {
+            h = splitmix(h ^ splitmix(id));
+            out.push(h);
+        }
+        memo_ids.clear();
+        memo_ids.extend_from_slice(ids);
+        memo_hashes.clear();
+        memo_hashes.extend_from_slice(&out);
+        out.into_boxed_slice()
+    }
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -230,11 +270,13 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
 
     fn admit_request(&mut self, r: Request, client: u32) {
         let idx = self.reqs.len() as u32;
+        let memo_key = r.session.unwrap_or(u64::MAX - r.class as u64);
+        let chains = &mut self.chains;
         let prefix = r
             .prefix
             .as_ref()
             .filter(|p| !p.ids.is_empty() && p.block_tokens > 0)
-            .map(|p| (chain_hashes(&p.ids), p.block_tokens));
+            .map(|p| (chains.hashes(memo_key, &p.ids), p.block_tokens));
         self.reqs.push(Req {
             id: r.id,
             class: r.class,
@@ -476,6 +518,28 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             kv_utilization_peak: kv_peak,
             chips: dep.chips(),
             step_cost_evaluations: tables.iter().map(|t| t.misses).sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChainMemo, chain_hashes};
+
+    #[test]
+    fn chain_memo_gives_the_plain_chain() {
+        let mut memo = ChainMemo::default();
+        let cases: [(u64, Vec<u64>); 7] = [
+            (1, vec![5, 6, 7]),
+            (1, vec![5, 6, 7, 8, 9]),
+            (1, vec![5, 6]),
+            (1, vec![4, 6, 7]),
+            (2, vec![5, 6, 7, 1]),
+            (1 + super::CHAIN_MEMO_SLOTS as u64, vec![5, 6, 7, 8, 9, 10]),
+            (1, vec![]),
+        ];
+        for (key, ids) in cases {
+            assert_eq!(memo.hashes(key, &ids), chain_hashes(&ids), "{key} {ids:?}");
         }
     }
 }

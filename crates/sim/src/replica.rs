@@ -5,10 +5,12 @@
 //! counter (`phase_count[(−step) mod block_size]`) and completions sit in a min-heap keyed by
 //! the step at which they finish.
 
+use crate::cost::FxHasher;
 use crate::deploy::Role;
 use crate::engine::{EngineProfile, Schedule};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use tokenfab_perf::BatchShape;
 
 /// Per-request state shared by the replicas.
@@ -72,198 +74,48 @@ pub(crate) struct StepOutcome {
 /// Cached prefix blocks with least-recently-used eviction. Each entry carries a unique use
 /// stamp; when the table grows 25 % past its capacity the oldest entries are evicted in one
 /// batch (amortized O(1) per block, deterministic because stamps are unique).
-///
-/// The table is open addressing with linear probing over `(hash, stamp)` slots (stamp 0 marks
-/// an empty slot; stamps start at 1). Probe sequences start at the first slot of a cache line
-/// (block hashes are already uniformly mixed), so a look-up usually reads one line; batches of
-/// look-ups first touch every home line so that the memory accesses overlap. Only the set of
-/// entries and their stamps matter to results: the layout never does.
 #[derive(Debug, Clone, Default)]
 struct PrefixCache {
-    lines: Vec<Line>,
-    /// `64 - log2(lines.len())`.
-    shift: u32,
-    len: usize,
+    map: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
     clock: u64,
     cap: usize,
     /// Scratch space for eviction (kept to avoid an allocation per eviction round).
     stamps: Vec<u64>,
 }
 
-/// Slots per cache line.
-const LINE_SLOTS: usize = 4;
-
-/// One cache line of `(hash, stamp)` slots.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(align(64))]
-struct Line([(u64, u64); LINE_SLOTS]);
-
-/// Look-ups whose home lines are touched ahead of the probing loop.
-const PREFIX_BATCH: usize = 16;
-/// Most entries per slot before the table doubles (numerator, denominator).
-const MAX_LOAD: (usize, usize) = (4, 5);
-
 impl PrefixCache {
-    /// First slot of the probe sequence of `h`.
-    #[inline]
-    fn home(&self, h: u64) -> usize {
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize * LINE_SLOTS
-    }
-
-    #[inline]
-    fn slot(&self, i: usize) -> (u64, u64) {
-        self.lines[i / LINE_SLOTS].0[i % LINE_SLOTS]
-    }
-
-    #[inline]
-    fn slot_mut(&mut self, i: usize) -> &mut (u64, u64) {
-        &mut self.lines[i / LINE_SLOTS].0[i % LINE_SLOTS]
-    }
-
-    fn slots(&self) -> usize {
-        self.lines.len() * LINE_SLOTS
-    }
-
-    /// The slot holding `h` (`Ok`) or the empty slot ending its probe sequence (`Err`).
-    #[inline]
-    fn find(&self, h: u64) -> Result<usize, usize> {
-        let mask = self.slots() - 1;
-        let mut i = self.home(h);
-        loop {
-            let (k, t) = self.slot(i);
-            if t == 0 {
-                return Err(i);
-            }
-            if k == h {
-                return Ok(i);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Loads the home lines of `hashes` (independent loads the CPU overlaps).
-    #[inline]
-    fn touch(&self, hashes: &[u64]) {
-        let mut acc = 0u64;
-        for &h in hashes {
-            acc ^= self.slot(self.home(h)).1;
-        }
-        std::hint::black_box(acc);
-    }
-
     fn matched(&mut self, hashes: &[u64]) -> usize {
-        if self.lines.is_empty() {
-            return 0;
-        }
         let mut n = 0;
-        for chunk in hashes.chunks(PREFIX_BATCH) {
-            if chunk.len() > 1 {
-                self.touch(chunk);
-            }
-            for &h in chunk {
-                match self.find(h) {
-                    Ok(i) => {
-                        self.clock += 1;
-                        self.slot_mut(i).1 = self.clock;
-                        n += 1;
-                    }
-                    Err(_) => return n,
+        for h in hashes {
+            match self.map.get_mut(h) {
+                Some(t) => {
+                    self.clock += 1;
+                    *t = self.clock;
+                    n += 1;
                 }
+                None => break,
             }
         }
         n
     }
-
     fn probe(&self, hashes: &[u64]) -> usize {
-        if self.lines.is_empty() {
-            return 0;
-        }
-        hashes.iter().take_while(|&&h| self.find(h).is_ok()).count()
+        hashes.iter().take_while(|h| self.map.contains_key(h)).count()
     }
-
-    /// Rebuilds the table with `2^bits` lines.
-    fn resize(&mut self, bits: u32) {
-        let old = std::mem::replace(&mut self.lines, vec![Line::default(); 1 << bits]);
-        self.shift = 64 - bits;
-        for (k, t) in old.iter().flat_map(|l| l.0) {
-            if t != 0 {
-                let Err(i) = self.find(k) else { unreachable!("hashes are unique in the table") };
-                *self.slot_mut(i) = (k, t);
-            }
-        }
-    }
-
     fn insert(&mut self, hashes: &[u64]) {
         if self.cap == 0 {
             return;
         }
-        if self.lines.is_empty() {
-            self.resize(2);
+        for h in hashes {
+            self.clock += 1;
+            self.map.insert(*h, self.clock);
         }
-        for chunk in hashes.chunks(PREFIX_BATCH) {
-            self.touch(chunk);
-            for &h in chunk {
-                self.clock += 1;
-                match self.find(h) {
-                    Ok(i) => self.slot_mut(i).1 = self.clock,
-                    Err(i) => {
-                        *self.slot_mut(i) = (h, self.clock);
-                        self.len += 1;
-                        if self.len * MAX_LOAD.1 > self.slots() * MAX_LOAD.0 {
-                            self.resize(65 - self.shift);
-                        }
-                    }
-                }
-            }
+        if self.map.len() > self.cap + self.cap / 4 {
+            self.stamps.clear();
+            self.stamps.extend(self.map.values().copied());
+            let cut = self.stamps.len() - self.cap;
+            let (_, &mut oldest_kept, _) = self.stamps.select_nth_unstable(cut);
+            self.map.retain(|_, t| *t >= oldest_kept);
         }
-        if self.len > self.cap + self.cap / 4 {
-            self.evict();
-        }
-    }
-
-    /// Keeps exactly the `cap` newest entries.
-    fn evict(&mut self) {
-        // Branch-free gather of the stamps (empty slots write a 0 that the next one overwrites).
-        self.stamps.clear();
-        self.stamps.resize(self.len + 1, 0);
-        let mut n = 0;
-        for l in &self.lines {
-            for s in &l.0 {
-                self.stamps[n] = s.1;
-                n += (s.1 != 0) as usize;
-            }
-        }
-        debug_assert_eq!(n, self.len);
-        let cut = self.len - self.cap;
-        let (_, &mut oldest_kept, _) = self.stamps[..n].select_nth_unstable(cut);
-        // One pass from a slot that is empty now: no probe sequence crosses it, and no entry
-        // moves into it, so the table reads as a line starting after it (position `p` is slot
-        // `e + 1 + p`). Each slot is either dropped or, when an empty slot now lies between its
-        // home and it, moved to the first empty slot from its home (all of which lie in the
-        // part already processed).
-        let size = self.slots();
-        let mask = size - 1;
-        let e = (0..size).find(|&i| self.slot(i).1 == 0).expect("the table is never full");
-        // Position of the last empty slot seen (-1: slot `e`).
-        let mut last_empty: isize = -1;
-        for p in 0..mask {
-            let i = (e + 1 + p) & mask;
-            let (k, t) = self.slot(i);
-            let t = if t >= oldest_kept { t } else { 0 };
-            self.slot_mut(i).1 = t;
-            if t == 0 {
-                last_empty = p as isize;
-            } else if ((self.home(k).wrapping_sub(e + 1) & mask) as isize) <= last_empty {
-                let mut j = self.home(k);
-                while self.slot(j).1 != 0 {
-                    j = (j + 1) & mask;
-                }
-                *self.slot_mut(j) = (k, t);
-                self.slot_mut(i).1 = 0;
-                last_empty = p as isize;
-            }
-        }
-        self.len = self.cap;
     }
 }
 
@@ -722,99 +574,5 @@ impl Replica {
     /// Used (or reserved) blocks now.
     pub fn used_blocks(&self) -> u64 {
         self.total_blocks - self.free_blocks
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PrefixCache;
-    use std::collections::HashMap;
-
-    /// The plain-map prefix cache the table must agree with, entry for entry.
-    #[derive(Default)]
-    struct Reference {
-        map: HashMap<u64, u64>,
-        clock: u64,
-        cap: usize,
-    }
-
-    impl Reference {
-        fn matched(&mut self, hashes: &[u64]) -> usize {
-            let mut n = 0;
-            for h in hashes {
-                match self.map.get_mut(h) {
-                    Some(t) => {
-                        self.clock += 1;
-                        *t = self.clock;
-                        n += 1;
-                    }
-                    None => break,
-                }
-            }
-            n
-        }
-        fn insert(&mut self, hashes: &[u64]) {
-            if self.cap == 0 {
-                return;
-            }
-            for h in hashes {
-                self.clock += 1;
-                self.map.insert(*h, self.clock);
-            }
-            if self.map.len() > self.cap + self.cap / 4 {
-                let mut stamps: Vec<u64> = self.map.values().copied().collect();
-                let cut = stamps.len() - self.cap;
-                let (_, &mut oldest_kept, _) = stamps.select_nth_unstable(cut);
-                self.map.retain(|_, t| *t >= oldest_kept);
-            }
-        }
-    }
-
-    fn entries(c: &PrefixCache) -> Vec<(u64, u64)> {
-        let mut v: Vec<(u64, u64)> = c.lines.iter().flat_map(|l| l.0).filter(|s| s.1 != 0).collect();
-        v.sort_unstable();
-        v
-    }
-
-    #[test]
-    fn prefix_cache_matches_a_plain_map() {
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for cap in [0usize, 1, 3, 17, 100, 1000] {
-            let mut c = PrefixCache { cap, ..Default::default() };
-            let mut r = Reference { cap, ..Default::default() };
-            // Small key universes (many hits and re-stamps) and fresh keys (growth, eviction).
-            let mut fresh = 1u64 << 40;
-            for _ in 0..3000 {
-                let n = (rnd() % 40) as usize;
-                let universe = [8u64, 64, 4 * cap as u64 + 1][(rnd() % 3) as usize];
-                let hashes: Vec<u64> = (0..n)
-                    .map(|_| {
-                        if rnd() % 3 == 0 {
-                            fresh += 1;
-                            fresh.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                        } else {
-                            rnd() % universe
-                        }
-                    })
-                    .collect();
-                if rnd() % 2 == 0 {
-                    assert_eq!(c.probe(&hashes), hashes.iter().take_while(|h| r.map.contains_key(h)).count());
-                    assert_eq!(c.matched(&hashes), r.matched(&hashes));
-                } else {
-                    c.insert(&hashes);
-                    r.insert(&hashes);
-                }
-                let mut want: Vec<(u64, u64)> = r.map.iter().map(|(&k, &t)| (k, t)).collect();
-                want.sort_unstable();
-                assert_eq!(entries(&c), want, "cap {cap}");
-                assert_eq!(c.len, r.map.len());
-            }
-        }
     }
 }

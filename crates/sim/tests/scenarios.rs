@@ -121,16 +121,19 @@ fn default_builtin_is_deterministic_and_loaded() {
     assert_eq!(a.counters.requests_unfinished, 0);
 }
 
+/// Runs GOOD with `extra` added to its closed-loop arrivals (e.g. `, think_ms = 50`).
+fn run_closed(extra: &str, seed: u64) -> tokenfab_sim::SimResult {
+    let cat = Catalog::builtin();
+    let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{extra} }}"));
+    let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
+    r.execute(seed, None, &|| {}).unwrap().0
+}
+
 /// Closed-loop think time: each client waits between a response and its next request, the
 /// gaps are seeded (same seed, same run; another seed, another run) and average the mean.
 #[test]
 fn closed_loop_think_time_spaces_requests() {
-    let cat = Catalog::builtin();
-    let run = |think: &str, seed: u64| {
-        let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{think} }}"));
-        let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
-        r.execute(seed, None, &|| {}).unwrap().0
-    };
+    let run = run_closed;
     let none = run("", 1);
     let a = run(", think_ms = 50", 1);
     assert_eq!(a.records, run(", think_ms = 50", 1).records, "same seed, same run");
@@ -160,12 +163,7 @@ fn closed_loop_think_time_spaces_requests() {
 /// sends follow completions at once.
 #[test]
 fn closed_loop_start_spread_staggers_first_sends() {
-    let cat = Catalog::builtin();
-    let run = |extra: &str, seed: u64| {
-        let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{extra} }}"));
-        let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
-        r.execute(seed, None, &|| {}).unwrap().0
-    };
+    let run = run_closed;
     let together = run("", 1);
     assert!(together.records[..4].iter().all(|r| r.arrival_ns == 0));
     let spread = run(", start_spread_ms = 2000", 1);

@@ -140,3 +140,67 @@ fn request_path_cross_validation_never_uses_the_held_out_model() {
     assert_eq!(picks.len(), 3);
     assert!(picks.iter().any(|(b, m, rp)| b == "trtllm" && m == "b" && rp.fixed_ms == 300.0));
 }
+
+#[test]
+fn request_path_per_client_term_follows_concurrency() {
+    use tokenfab_aic::{AicRow, Outcome, Prediction, RequestPath, cross_validate_request_path};
+    let rp = RequestPath { fixed_ms: 10.0, per_token_us: 20.0, per_client_ms: 2.0 };
+    // 10 + 20 µs × 1000 + 2 ms × 63 others.
+    assert!((rp.ttft_ms(5.0, 1000, 64) - (5.0 + 10.0 + 20.0 + 126.0)).abs() < 1e-9);
+    assert!((rp.ttft_ms(5.0, 1000, 1) - 35.0).abs() < 1e-9);
+    // Two models whose measured TTFT grows by 4 ms per other client: each is fitted on the
+    // other and gets the slope back exactly.
+    let o = |model: &str, c: u32| Outcome {
+        row: AicRow {
+            backend: "sglang".into(),
+            model_path: model.into(),
+            isl: 1000,
+            concurrency: c,
+            ttft_ms: 50.0 + 4.0 * (c - 1) as f64,
+            tpot_ms: 10.0,
+            ..Default::default()
+        },
+        prediction: Ok(Prediction { ttft_ms: 50.0, tpot_ms: 10.0, decode_step_ms: 10.0, output_tokens_per_s: 1.0 }),
+    };
+    let outs: Vec<Outcome> = [1, 8, 64, 128].iter().flat_map(|&c| [o("a", c), o("b", c)]).collect();
+    let (cv, picks) = cross_validate_request_path(&outs);
+    for x in &cv {
+        assert!((x.prediction.as_ref().unwrap().ttft_ms - x.row.ttft_ms).abs() < 1e-9, "{x:?}");
+    }
+    assert!(picks.iter().all(|(_, _, rp)| rp.per_client_ms == 4.0 && rp.fixed_ms == 0.0));
+    // Disaggregated rows: the first token comes from a prefill worker, which holds only the
+    // request it prefills, so the per-request term does not grow with the clients.
+    let disagg = AicRow { mode: "disagg".into(), concurrency: 4096, ..Default::default() };
+    assert_eq!(tokenfab_aic::first_token_in_flight(&disagg), 1);
+    assert_eq!(
+        tokenfab_aic::first_token_in_flight(&AicRow { mode: "agg".into(), concurrency: 64, ..Default::default() }),
+        64
+    );
+}
+
+#[test]
+fn measurement_floor_is_the_spread_of_identical_deployments() {
+    use tokenfab_aic::{AicRow, Outcome, Prediction, measurement_floor};
+    let o = |id: &str, version: &str, tpot: f64, c: u32| {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("id".to_string(), id.to_string());
+        fields.insert("backend_version".to_string(), version.to_string());
+        fields.insert("tp_size".to_string(), "8".to_string());
+        Outcome {
+            row: AicRow { id: id.into(), concurrency: c, ttft_ms: 100.0, tpot_ms: tpot, fields, ..Default::default() },
+            prediction: Ok(Prediction { ttft_ms: 1.0, tpot_ms: 1.0, decode_step_ms: 1.0, output_tokens_per_s: 1.0 }),
+        }
+    };
+    // Same deployment measured at 10 and 5 ms (two builds): the best single prediction misses
+    // one of them by 50 % (predicting 5) or 100 % (predicting 10): 50 % over the pair, 25 % mean
+    // over the pair; the third row (other concurrency) is alone and adds 0.
+    let outs = vec![o("x", "post2", 10.0, 4), o("y", "post3", 5.0, 4), o("z", "post2", 7.0, 8)];
+    let (ttft, tpot) = measurement_floor(&outs);
+    assert_eq!(ttft, 0.0);
+    assert!((tpot - 50.0 / 3.0).abs() < 1e-9, "{tpot}");
+    // Rows that could not be modelled do not count.
+    let mut skipped = o("w", "post2", 1.0, 8);
+    skipped.prediction = Err("no".into());
+    let (_, tpot2) = measurement_floor(&[outs, vec![skipped]].concat());
+    assert!((tpot2 - tpot).abs() < 1e-12);
+}

@@ -103,9 +103,16 @@ fn bad_layouts_are_errors_not_panics() {
         (Parallel { tp: 2, moe_tp: 1, ..Default::default() }, "moe_tp"),
         (Parallel { tp: 1, pp: 0, ..Default::default() }, "pp must be"),
         (Parallel { tp: 1, moe_ep: 2, moe_tp: 1, attn_dp: 2, ..Default::default() }, "dense model"),
+        // 32 query heads: tp 3 and tp 6 do not split them evenly.
+        (Parallel::tp(3), "does not divide the model's 32 attention heads"),
+        (Parallel::tp(6), "does not divide the model's 32 attention heads"),
     ] {
         let e = StepModel::new(m, &hw, p, StepOptions::default()).unwrap_err().to_string();
         assert!(e.contains(needle), "{p:?}: {e}");
+    }
+    // Layouts the engines accept (8 KV heads split over 2, 4, 8 ranks).
+    for tp in [1, 2, 4, 8] {
+        StepModel::new(m, &hw, Parallel::tp(tp), StepOptions::default()).unwrap();
     }
 }
 

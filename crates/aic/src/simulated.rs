@@ -48,6 +48,7 @@ pub fn predict_simulated(
     dep: &Deployment,
     row: &AicRow,
     host: Option<HostOverhead>,
+    kernel_overhead_scale: Option<f64>,
 ) -> Result<Prediction, String> {
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
@@ -73,6 +74,7 @@ pub fn predict_simulated(
         max_num_batched_tokens: (engine == EngineKind::Trtllm).then(|| (isl + concurrency).max(8192)),
         host_overhead_ms: host.map(|h| h.per_step_ms),
         host_overhead_per_seq_us: host.map(|h| h.per_seq_us),
+        kernel_overhead_scale,
         ..Default::default()
     };
     let s = DeploymentSpec {

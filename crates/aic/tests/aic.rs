@@ -204,3 +204,31 @@ fn measurement_floor_is_the_spread_of_identical_deployments() {
     let (_, tpot2) = measurement_floor(&[outs, vec![skipped]].concat());
     assert!((tpot2 - tpot).abs() < 1e-12);
 }
+
+#[test]
+fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone() {
+    use tokenfab_aic::{AicRow, KERNEL_OVERHEAD_GRID, Prediction, cross_validate_kernel_overhead};
+    let row = |backend: &str, model: &str, tpot: f64| AicRow {
+        backend: backend.into(),
+        model_path: model.into(),
+        tpot_ms: tpot,
+        ttft_ms: 1.0,
+        ..Default::default()
+    };
+    let p = |tpot: f64| Ok(Prediction { ttft_ms: 1.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 });
+    // TensorRT-LLM models a and b are matched at grid point 2 (0.5); vLLM's only model c has no
+    // other model to learn from and keeps the default (point 0, fraction 1).
+    let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("vllm", "c", 5.0)];
+    let by_grid: Vec<Vec<_>> = (0..KERNEL_OVERHEAD_GRID.len())
+        .map(|g| {
+            let f = if g == 2 { 1.0 } else { 1.3 };
+            vec![p(10.0 * f), p(20.0 * f), p(5.0 * f * 2.0)]
+        })
+        .collect();
+    let (out, picks) = cross_validate_kernel_overhead(&rows, &by_grid);
+    assert_eq!(out[0].prediction.as_ref().unwrap().tpot_ms, 10.0);
+    assert_eq!(out[1].prediction.as_ref().unwrap().tpot_ms, 20.0);
+    assert_eq!(out[2].prediction.as_ref().unwrap().tpot_ms, 13.0);
+    let pick = |m: &str| picks.iter().find(|x| x.1 == m).map(|x| x.2);
+    assert_eq!((pick("a"), pick("b"), pick("c")), (Some(0.5), Some(0.5), Some(1.0)));
+}

@@ -98,14 +98,14 @@ impl Parallel {
         // The engines shard attention heads evenly (vLLM, SGLang and TensorRT-LLM refuse other
         // sizes at start-up): query heads must divide by tp, and KV heads either divide by tp
         // or are replicated over a whole number of ranks.
-        if model.num_attention_heads % self.tp != 0 {
+        if !model.num_attention_heads.is_multiple_of(self.tp) {
             return Err(PerfError::Layout(format!(
                 "tp {} does not divide the model's {} attention heads",
                 self.tp, model.num_attention_heads
             )));
         }
         let kv = model.num_kv_heads.max(1);
-        if kv % self.tp != 0 && self.tp % kv != 0 {
+        if !kv.is_multiple_of(self.tp) && !self.tp.is_multiple_of(kv) {
             return Err(PerfError::Layout(format!(
                 "tp {} neither divides the model's {} KV heads nor is a multiple of them",
                 self.tp, kv

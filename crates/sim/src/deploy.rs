@@ -215,6 +215,7 @@ impl Deployment {
             cuda_graphs: true,
             clock_mode: ClockMode::Sustained,
             allow_multi_domain_tp: spec.allow_multi_domain_tp,
+            kernel_overhead_scale: engine.kernel_overhead_scale,
             ..StepOptions::default()
         };
         let layouts: Vec<(Role, u32, ParallelSpec, &str)> = match &spec.disagg {

@@ -86,6 +86,10 @@ pub struct EngineOverrides {
     /// Use exactly this many KV blocks per engine instead of computing them from memory
     /// (vLLM `--num-gpu-blocks-override`).
     pub num_gpu_blocks_override: Option<u64>,
+    /// Fraction (0–1) of each kernel's fixed time, as measured in isolation by the operator
+    /// calibration, that remains inside the engine's CUDA-graphed step (fused and back-to-back
+    /// kernels hide part of it).
+    pub kernel_overhead_scale: Option<f64>,
 }
 
 /// The resolved knobs of one engine.
@@ -120,6 +124,9 @@ pub struct EngineProfile {
     pub reserve_output: bool,
     /// Memory outside the framework's tensors (CUDA context, NCCL buffers, CUDA graphs), bytes.
     pub non_torch_bytes: f64,
+    /// Fraction of the per-kernel fixed time measured in isolation that a step pays
+    /// (`tokenfab_perf::StepOptions::kernel_overhead_scale`).
+    pub kernel_overhead_scale: f64,
 }
 
 fn graph_sizes(small: &[u32], step: u32, max: u32) -> Vec<u32> {
@@ -159,6 +166,7 @@ impl EngineProfile {
                 schedule: Schedule::Mixed,
                 reserve_output: false,
                 non_torch_bytes: 1.5 * GIB,
+                kernel_overhead_scale: 1.0,
             },
             // SGLang (0.4/0.5): chunked_prefill_size 8192 on >= 80 GB GPUs, page_size 1,
             // radix (prefix) cache on, mem_fraction_static ~0.88 on 80 GB cards (server_args.py
@@ -185,6 +193,7 @@ impl EngineProfile {
                 schedule: Schedule::PrefillFirst,
                 reserve_output: false,
                 non_torch_bytes: 0.0,
+                kernel_overhead_scale: 1.0,
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -206,6 +215,7 @@ impl EngineProfile {
                 schedule: Schedule::Mixed,
                 reserve_output: true,
                 non_torch_bytes: 1.0 * GIB,
+                kernel_overhead_scale: 1.0,
             },
         }
     }
@@ -274,6 +284,12 @@ impl EngineProfile {
             }
             p.host_overhead_per_seq_s = v * 1e-6;
         }
+        if let Some(v) = o.kernel_overhead_scale {
+            if !(0.0..=1.0).contains(&v) {
+                return bad("kernel_overhead_scale", "must be between 0 and 1");
+            }
+            p.kernel_overhead_scale = v;
+        }
         if let Some(v) = o.schedule {
             p.schedule = v;
         }
@@ -316,6 +332,10 @@ mod tests {
     fn overrides_are_checked() {
         let o = EngineOverrides { memory_fraction: Some(1.5), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap_err().0, "memory_fraction");
+        let o = EngineOverrides { kernel_overhead_scale: Some(1.5), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap_err().0, "kernel_overhead_scale");
+        let o = EngineOverrides { kernel_overhead_scale: Some(0.5), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap().kernel_overhead_scale, 0.5);
         let o = EngineOverrides { max_num_batched_tokens: Some(128), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap().max_num_seqs, 128);
     }

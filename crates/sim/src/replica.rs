@@ -126,6 +126,9 @@ pub(crate) struct Replica {
     pub pool: usize,
     pub profile: EngineProfile,
     pub max_seqs: u32,
+    /// Attention data-parallel ranks: each runs its own scheduler and captures its own CUDA
+    /// graphs for its share of the batch.
+    pub attn_dp: u32,
     /// Tokens per step of the whole replica: the engine's budget per attention-DP rank (each rank
     /// schedules its own batch, as for `max_seqs`).
     budget: u32,
@@ -193,6 +196,7 @@ impl Replica {
             role,
             pool,
             max_seqs: profile.max_num_seqs.saturating_mul(attn_dp),
+            attn_dp: attn_dp.max(1),
             budget: profile.max_num_batched_tokens.saturating_mul(attn_dp),
             bs,
             total_blocks: blocks,

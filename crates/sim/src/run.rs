@@ -383,17 +383,21 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
         let pure_decode = shape.prefill_seqs == 0;
         let mut graphed = !rep.profile.cuda_graph_sizes.is_empty();
         let mut costed = shape;
+        // With attention data parallelism every rank runs its own share of the batch (the step
+        // model's per-rank batch is ⌈seqs / attn_dp⌉): graphs are captured and padded per rank,
+        // and each rank's scheduler does its own sequences' host work in parallel.
+        let dp = rep.attn_dp;
         if pure_decode {
-            match rep.profile.graph_batch(shape.decode_seqs) {
+            match rep.profile.graph_batch(shape.decode_seqs.div_ceil(dp)) {
                 Some(g) => {
-                    costed.decode_seqs = g;
-                    costed.logits_seqs = g;
+                    costed.decode_seqs = g * dp;
+                    costed.logits_seqs = g * dp;
                 }
                 None => graphed = false,
             }
         }
         let t = table.cost(&costed, graphed);
-        let host_s = rep.profile.host_time_s(rep.running() as u32);
+        let host_s = rep.profile.host_time_s((rep.running() as u32).div_ceil(dp));
         let host_ns = crate::time::s_to_ns(host_s);
         let dur = (t.device_ns + host_ns).max(1);
         rep.busy = true;

@@ -180,6 +180,11 @@ pub struct BatchShape {
     pub decode_context_in_window: u64,
     /// Sequences whose logits are computed (decode sequences plus prefills finishing now).
     pub logits_seqs: u32,
+    /// Extra query tokens of decode sequences beyond one each: speculative decoding verifies
+    /// `k` draft tokens per sequence (`k × decode_seqs`); 0 otherwise. Their logits are counted
+    /// in `logits_seqs` by the caller.
+    #[serde(default)]
+    pub decode_extra_tokens: u64,
 }
 
 impl BatchShape {
@@ -223,7 +228,11 @@ impl BatchShape {
     }
     /// Tokens processed in this step.
     pub fn tokens(&self) -> u64 {
-        self.prefill_tokens + self.decode_seqs as u64
+        self.prefill_tokens + self.decode_seqs as u64 + self.decode_extra_tokens
+    }
+    /// Query tokens per decode sequence (1, or 1 + k when verifying k draft tokens).
+    pub fn decode_queries_per_seq(&self) -> u64 {
+        1 + self.decode_extra_tokens.div_ceil(self.decode_seqs.max(1) as u64)
     }
 }
 
@@ -470,11 +479,12 @@ impl StepModel {
                 }
                 // Decode tokens: absorbed W_UK / W_UV (batched over heads).
                 if decode_seqs_local > 0 {
+                    let q_tokens = (decode_seqs_local * b.decode_queries_per_seq()) as f64;
                     let absorb = ops::grouped_gemm(
                         hw,
                         wd,
                         heads_local,
-                        decode_seqs_local as f64,
+                        q_tokens,
                         lat,
                         mla.qk_nope_head_dim as u64,
                         heads_local as f64,
@@ -483,7 +493,7 @@ impl StepModel {
                         hw,
                         wd,
                         heads_local,
-                        decode_seqs_local as f64,
+                        q_tokens,
                         mla.v_head_dim as u64,
                         lat,
                         heads_local as f64,
@@ -541,13 +551,16 @@ impl StepModel {
                     (1, lat + mla.qk_rope_head_dim as u64, 2 * (lat + mla.qk_rope_head_dim as u64) + 2 * lat)
                 }
             };
+            // Speculative verification: q query tokens per sequence read the same cached KV,
+            // like q × the query heads.
+            let q = b.decode_queries_per_seq();
             let mk = |ctx: u64| {
                 ops::attn_decode(
                     hw,
                     &AttnDecode {
                         batch: decode_seqs_local,
                         total_context: ctx,
-                        heads: heads_local,
+                        heads: heads_local * q,
                         kv_heads,
                         kv_elems_per_head: elems,
                         flops_per_head_token: flops_per,
@@ -580,7 +593,7 @@ impl StepModel {
                             &AttnDecode {
                                 batch: decode_seqs_local,
                                 total_context: ctx_local,
-                                heads: idx_heads,
+                                heads: idx_heads * q,
                                 kv_heads: 1,
                                 kv_elems_per_head: sa.index_head_dim as u64,
                                 flops_per_head_token: 2 * sa.index_head_dim as u64,

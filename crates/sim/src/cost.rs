@@ -71,6 +71,8 @@ pub struct StepTiming {
 pub struct StepCostTable {
     graph: StepModel,
     eager: StepModel,
+    /// Speculative-decoding draft model and its draft tokens per step.
+    draft: Option<(StepModel, u32)>,
     cache: HashMap<Key, StepTiming, BuildHasherDefault<FxHasher>>,
     shared: Option<SharedCosts>,
     /// Look-ups answered from the table.
@@ -87,7 +89,23 @@ const MAX_ENTRIES: usize = 1 << 20;
 impl StepCostTable {
     /// A table over a graph and an eager step model.
     pub fn new(graph: StepModel, eager: StepModel) -> StepCostTable {
-        StepCostTable { graph, eager, cache: HashMap::default(), shared: None, hits: 0, misses: 0, exact: false }
+        StepCostTable {
+            graph,
+            eager,
+            draft: None,
+            cache: HashMap::default(),
+            shared: None,
+            hits: 0,
+            misses: 0,
+            exact: false,
+        }
+    }
+
+    /// Adds the draft of speculative decoding: steps with verified draft tokens
+    /// (`decode_extra_tokens`) also pay `k` draft passes over their decode sequences.
+    pub fn with_draft(mut self, draft: Option<StepModel>, k: u32) -> StepCostTable {
+        self.draft = draft.filter(|_| k > 0).map(|d| (d, k));
+        self
     }
 
     /// Also consults and fills `shared` on local misses.
@@ -111,10 +129,11 @@ impl StepCostTable {
             decode_context: quantize(shape.decode_context),
             decode_context_in_window: quantize(shape.decode_context_in_window),
             logits_seqs: shape.logits_seqs,
+            decode_extra_tokens: shape.decode_extra_tokens,
         };
         let key: Key = [
             (q.prefill_seqs as u64) << 32 | q.decode_seqs as u64,
-            (q.logits_seqs as u64) << 1 | graphed as u64,
+            q.decode_extra_tokens << 33 | (q.logits_seqs as u64) << 1 | graphed as u64,
             q.prefill_tokens,
             q.prefill_tokens_sq.to_bits(),
             q.prefill_cached_x_new.to_bits() ^ q.decode_context_in_window.rotate_left(32),
@@ -150,7 +169,20 @@ impl StepCostTable {
     pub fn exact_cost(&self, shape: &BatchShape, graphed: bool) -> StepTiming {
         let m = if graphed { &self.graph } else { &self.eager };
         let c = m.cost(shape);
-        StepTiming { device_ns: s_to_ns(c.time_s), energy_j: c.energy_j }
+        let (mut time_s, mut energy_j) = (c.time_s, c.energy_j);
+        if let (Some((draft, k)), true) = (&self.draft, shape.decode_extra_tokens > 0) {
+            // k sequential draft passes, one token per decode sequence each.
+            let d = draft.cost(&BatchShape {
+                decode_seqs: shape.decode_seqs,
+                decode_context: shape.decode_context,
+                decode_context_in_window: shape.decode_context_in_window,
+                logits_seqs: shape.decode_seqs,
+                ..Default::default()
+            });
+            time_s += *k as f64 * d.time_s;
+            energy_j += *k as f64 * d.energy_j;
+        }
+        StepTiming { device_ns: s_to_ns(time_s), energy_j }
     }
 }
 

@@ -157,6 +157,9 @@ pub struct Pool {
     pub step: StepModel,
     /// Step model without CUDA graphs (decode batches larger than the largest captured one).
     pub step_eager: StepModel,
+    /// The speculative-decoding draft (the target's first `spec_draft_layers` layers and LM
+    /// head, CUDA-graphed), when the engine drafts tokens.
+    pub step_draft: Option<StepModel>,
     /// KV blocks of one engine instance (one pipeline "virtual engine" when pp > 1).
     pub kv_blocks: u64,
     /// KV-cache bytes per chip.
@@ -241,6 +244,12 @@ impl Deployment {
             let step_eager =
                 StepModel::new(model, &hw, parallel, StepOptions { cuda_graphs: false, ..options.clone() })
                     .map_err(|e| field(fname, e.to_string()))?;
+            let step_draft = if engine.spec_tokens > 0 {
+                let o = StepOptions { layers: Some(engine.spec_draft_layers), ..options.clone() };
+                Some(StepModel::new(model, &hw, parallel, o).map_err(|e| field(fname, e.to_string()))?)
+            } else {
+                None
+            };
             let w = step.weight_bytes_per_chip();
             let per_rank_tokens = (engine.max_num_batched_tokens as f64 / parallel.attn_dp as f64).ceil();
             let act_bytes = spec.weight_dtype.bytes().max(2.0);
@@ -290,6 +299,7 @@ impl Deployment {
                 costs: Default::default(),
                 step,
                 step_eager,
+                step_draft,
                 kv_blocks: blocks,
                 kv_bytes_per_chip: kv,
                 weight_bytes_per_chip: w,

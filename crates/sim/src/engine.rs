@@ -90,6 +90,15 @@ pub struct EngineOverrides {
     /// calibration, that remains inside the engine's CUDA-graphed step (fused and back-to-back
     /// kernels hide part of it).
     pub kernel_overhead_scale: Option<f64>,
+    /// Speculative decoding (MTP, EAGLE, a small draft model): draft tokens proposed per
+    /// sequence per step, verified by the target model in the same step (0 = off).
+    pub speculative_tokens: Option<u32>,
+    /// Probability that a draft token is accepted given the ones before it were (required with
+    /// `speculative_tokens`; it depends on the model, the draft and the data).
+    pub speculative_acceptance: Option<f64>,
+    /// Decoder layers of the draft, costed with the target's layer shapes and LM head (MTP and
+    /// EAGLE heads: 1, the default).
+    pub speculative_draft_layers: Option<u32>,
 }
 
 /// The resolved knobs of one engine.
@@ -127,6 +136,12 @@ pub struct EngineProfile {
     /// Fraction of the per-kernel fixed time measured in isolation that a step pays
     /// (`tokenfab_perf::StepOptions::kernel_overhead_scale`).
     pub kernel_overhead_scale: f64,
+    /// Draft tokens per sequence per step (0: no speculative decoding).
+    pub spec_tokens: u32,
+    /// Per-draft-token acceptance probability (chained).
+    pub spec_acceptance: f64,
+    /// Decoder layers of the draft.
+    pub spec_draft_layers: u32,
 }
 
 fn graph_sizes(small: &[u32], step: u32, max: u32) -> Vec<u32> {
@@ -167,6 +182,9 @@ impl EngineProfile {
                 reserve_output: false,
                 non_torch_bytes: 1.5 * GIB,
                 kernel_overhead_scale: 1.0,
+                spec_tokens: 0,
+                spec_acceptance: 0.0,
+                spec_draft_layers: 1,
             },
             // SGLang (0.4/0.5): chunked_prefill_size 8192 on >= 80 GB GPUs, page_size 1,
             // radix (prefix) cache on, mem_fraction_static ~0.88 on 80 GB cards (server_args.py
@@ -194,6 +212,9 @@ impl EngineProfile {
                 reserve_output: false,
                 non_torch_bytes: 0.0,
                 kernel_overhead_scale: 1.0,
+                spec_tokens: 0,
+                spec_acceptance: 0.0,
+                spec_draft_layers: 1,
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -216,6 +237,9 @@ impl EngineProfile {
                 reserve_output: true,
                 non_torch_bytes: 1.0 * GIB,
                 kernel_overhead_scale: 1.0,
+                spec_tokens: 0,
+                spec_acceptance: 0.0,
+                spec_draft_layers: 1,
             },
         }
     }
@@ -290,6 +314,31 @@ impl EngineProfile {
             }
             p.kernel_overhead_scale = v;
         }
+        if let Some(v) = o.speculative_tokens {
+            if v > 16 {
+                return bad("speculative_tokens", "must be between 0 and 16");
+            }
+            p.spec_tokens = v;
+        }
+        if let Some(v) = o.speculative_acceptance {
+            if !(0.0..=1.0).contains(&v) {
+                return bad("speculative_acceptance", "must be between 0 and 1");
+            }
+            p.spec_acceptance = v;
+        }
+        if p.spec_tokens > 0 && o.speculative_acceptance.is_none() {
+            return bad(
+                "speculative_acceptance",
+                "required with speculative_tokens: the accepted share of draft tokens depends on the model, the draft \
+                 and the data (DeepSeek-V3 reports 85-90 % for its first MTP token)",
+            );
+        }
+        if let Some(v) = o.speculative_draft_layers {
+            if v == 0 || v > 8 {
+                return bad("speculative_draft_layers", "must be between 1 and 8");
+            }
+            p.spec_draft_layers = v;
+        }
         if let Some(v) = o.schedule {
             p.schedule = v;
         }
@@ -305,6 +354,14 @@ impl EngineProfile {
     pub fn graph_batch(&self, b: u32) -> Option<u32> {
         let i = self.cuda_graph_sizes.partition_point(|&s| s < b);
         self.cuda_graph_sizes.get(i).copied()
+    }
+
+    /// Mean tokens a decoding sequence gains per step: 1 + a + a² + … + a^k for `k` draft
+    /// tokens accepted with chained probability `a` (the verified prefix plus the target's own
+    /// token); 1 without speculative decoding.
+    pub fn spec_tokens_per_step(&self) -> f64 {
+        let a = self.spec_acceptance;
+        (0..=self.spec_tokens).map(|i| a.powi(i as i32)).sum()
     }
 
     /// Host time of a step with `seqs` running sequences, seconds.
@@ -336,6 +393,13 @@ mod tests {
         assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap_err().0, "kernel_overhead_scale");
         let o = EngineOverrides { kernel_overhead_scale: Some(0.5), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap().kernel_overhead_scale, 0.5);
+        let o = EngineOverrides { speculative_tokens: Some(3), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Sglang, &o).unwrap_err().0, "speculative_acceptance");
+        let o =
+            EngineOverrides { speculative_tokens: Some(3), speculative_acceptance: Some(0.5), ..Default::default() };
+        let p = EngineProfile::with_overrides(EngineKind::Sglang, &o).unwrap();
+        assert!((p.spec_tokens_per_step() - 1.875).abs() < 1e-12);
+        assert_eq!(EngineProfile::defaults(EngineKind::Vllm).spec_tokens_per_step(), 1.0);
         let o = EngineOverrides { max_num_batched_tokens: Some(128), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap().max_num_seqs, 128);
     }

@@ -1,9 +1,10 @@
 //! One engine instance: queues, running sequences, KV blocks, prefix cache, step formation.
 //!
 //! Decode work is O(1) per step no matter the batch size: running decode sequences advance in
-//! lockstep, so the context sum is `ctx_base + n × step`, new-block demand is a per-phase
-//! counter (`phase_count[(−step) mod block_size]`) and completions sit in a min-heap keyed by
-//! the step at which they finish.
+//! lockstep, so the context sum is `ctx_base + n × clock` (the token clock: tokens every
+//! decoding sequence has gained, one per step, or the accepted mean with speculative decoding),
+//! new-block demand is a per-phase counter (`phase_count[(−clock) mod block_size]` per token of
+//! the step) and completions sit in a min-heap keyed by the clock value of their last token.
 
 use crate::cost::FxHasher;
 use crate::deploy::Role;
@@ -69,6 +70,9 @@ pub(crate) struct StepOutcome {
     pub preempted: Vec<u32>,
     /// Decode tokens produced.
     pub decode_tokens: u32,
+    /// Decode sequences that produced tokens (one streamed chunk each; a chunk holds several
+    /// tokens with speculative decoding).
+    pub decode_chunks: u32,
 }
 
 /// Cached prefix blocks with least-recently-used eviction. Each entry carries a unique use
@@ -147,7 +151,17 @@ pub(crate) struct Replica {
     ctx_base: i64,
     phase_count: Vec<u32>,
     finish: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    /// Token clock: tokens each decoding sequence has gained since the replica started.
     dec_step: u64,
+    /// Decode steps taken.
+    dec_steps: u64,
+    /// Mean tokens per decode step per sequence, in millionths (1,000,000 without speculative
+    /// decoding); the clock advances by ⌊(n + 1)·E⌋ − ⌊n·E⌋ in step n, deterministically.
+    spec_micro: u64,
+    /// Draft tokens verified per sequence per step.
+    spec_k: u32,
+    /// Clock advance of the in-flight decode step.
+    cur_advance: u64,
     prefix: PrefixCache,
     last_prefix_matched: u32,
     pub busy: bool,
@@ -213,6 +227,10 @@ impl Replica {
             phase_count: vec![0; bs as usize],
             finish: BinaryHeap::new(),
             dec_step: 0,
+            dec_steps: 0,
+            spec_micro: ((profile.spec_tokens_per_step() * 1e6).round() as u64).max(1_000_000),
+            spec_k: profile.spec_tokens,
+            cur_advance: 1,
             prefix: PrefixCache { cap: prefix_cap, ..Default::default() },
             last_prefix_matched: 0,
             busy: false,
@@ -265,6 +283,19 @@ impl Replica {
     fn need_phase(&self, step: u64) -> usize {
         let bs = self.bs as u64;
         ((bs - step % bs) % bs) as usize
+    }
+
+    /// How far the token clock moves in the next decode step.
+    fn next_advance(&self) -> u64 {
+        let e = self.spec_micro as u128;
+        let n = self.dec_steps as u128;
+        (((n + 1) * e) / 1_000_000 - (n * e) / 1_000_000) as u64
+    }
+
+    /// New blocks the decoding sequences need when the clock moves by `advance` tokens: each
+    /// token position crosses a block boundary for exactly one phase class.
+    fn blocks_needed(&self, advance: u64) -> u64 {
+        (0..advance).map(|j| self.phase_count[self.need_phase(self.dec_step + j)] as u64).sum()
     }
 
     fn alloc_seq(&mut self, s: Seq) -> u32 {
@@ -352,8 +383,9 @@ impl Replica {
     /// Allocates this step's decode blocks (preempting the newest requests when the pool runs
     /// out) and adds the decode sequences to `shape`.
     fn schedule_decode(&mut self, reqs: &mut [Req], out: &mut StepOutcome, shape: &mut BatchShape) -> u32 {
+        let advance = self.next_advance();
         loop {
-            let need = self.phase_count[self.need_phase(self.dec_step)] as u64;
+            let need = self.blocks_needed(advance);
             if need <= self.free_blocks + self.reserved_blocks || self.n_dec == 0 {
                 break;
             }
@@ -365,14 +397,18 @@ impl Replica {
         if self.n_dec == 0 {
             return 0;
         }
-        let need = self.phase_count[self.need_phase(self.dec_step)] as u64;
+        let need = self.blocks_needed(advance);
         let from_reserve = need.min(self.reserved_blocks);
         self.reserved_blocks -= from_reserve;
         self.free_blocks -= need - from_reserve;
         self.cur_decode = true;
+        self.cur_advance = advance;
         shape.decode_seqs = self.n_dec;
         shape.decode_context = (self.ctx_base + self.n_dec as i64 * self.dec_step as i64) as u64;
-        shape.logits_seqs = self.n_dec;
+        // Speculative decoding: the target verifies k draft tokens per sequence (and computes
+        // their logits) in the same step.
+        shape.decode_extra_tokens = self.n_dec as u64 * self.spec_k as u64;
+        shape.logits_seqs = self.n_dec * (1 + self.spec_k);
         self.n_dec
     }
 
@@ -458,7 +494,10 @@ impl Replica {
 
     fn admission_blocks(&self, q: &Req) -> u64 {
         let prompt = if q.kv_ready { q.input } else { q.input + q.out_done } as u64;
-        let total = if self.profile.reserve_output { q.input as u64 + q.output as u64 } else { prompt };
+        // Reserving engines also hold slots for the draft tokens a verify step writes past the
+        // last accepted one (TensorRT-LLM adds `max_draft_len` to each sequence's budget).
+        let total =
+            if self.profile.reserve_output { q.input as u64 + q.output as u64 + self.spec_k as u64 } else { prompt };
         self.blocks_for(total.max(prompt))
     }
 
@@ -505,23 +544,29 @@ impl Replica {
     pub fn finish_step(&mut self, reqs: &mut [Req], now: u64, out: &mut StepOutcome) {
         if self.cur_decode {
             let step = self.dec_step;
-            out.decode_tokens = self.n_dec;
-            self.dec_step += 1;
+            let advance = self.cur_advance;
+            let mut tokens = self.n_dec as u64 * advance;
+            out.decode_chunks = self.n_dec;
+            self.dec_step += advance;
+            self.dec_steps += 1;
             while let Some(&Reverse((fs, si, g))) = self.finish.peek() {
                 let s = self.seqs[si as usize];
                 if !s.live || s.generation != g || !s.decoding {
                     self.finish.pop();
                     continue;
                 }
-                if fs > step {
+                if fs >= step + advance {
                     break;
                 }
+                // Its last token is clock value `fs`: it produced fs − step + 1 of the advance.
+                tokens -= advance - (fs - step + 1);
                 self.finish.pop();
                 let r = s.req;
                 reqs[r as usize].out_done = reqs[r as usize].output;
                 self.release(si);
                 out.finished.push(r);
             }
+            out.decode_tokens = tokens as u32;
             self.last_decode_end_ns = now;
         }
         let chunks = std::mem::take(&mut self.cur_chunks);

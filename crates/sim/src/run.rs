@@ -105,7 +105,9 @@ pub fn run<I: Iterator<Item = Request>>(
             ));
         }
         pool_range.push((start, replicas.len()));
-        let mut t = StepCostTable::new(pool.step.clone(), pool.step_eager.clone()).with_shared(pool.costs.clone());
+        let mut t = StepCostTable::new(pool.step.clone(), pool.step_eager.clone())
+            .with_draft(pool.step_draft.clone(), dep.engine.spec_tokens)
+            .with_shared(pool.costs.clone());
         t.exact = cfg.exact_step_costs;
         tables.push(t);
     }
@@ -390,8 +392,10 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
         if pure_decode {
             match rep.profile.graph_batch(shape.decode_seqs.div_ceil(dp)) {
                 Some(g) => {
+                    let k = rep.profile.spec_tokens;
                     costed.decode_seqs = g * dp;
-                    costed.logits_seqs = g * dp;
+                    costed.decode_extra_tokens = (g * dp) as u64 * k as u64;
+                    costed.logits_seqs = g * dp * (1 + k);
                 }
                 None => graphed = false,
             }
@@ -420,16 +424,18 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
         out.prefilled.clear();
         out.finished.clear();
         out.decode_tokens = 0;
+        out.decode_chunks = 0;
         let rep = &mut self.replicas[ri];
         rep.busy = false;
         let prev_decode_end = rep.last_decode_end_ns.max(rep.busy_since_ns);
         rep.last_step_end_ns = now;
         rep.finish_step(&mut self.reqs, now, &mut out);
         if out.decode_tokens > 0 {
-            // Each decode token follows the sequence's previous token, produced at the end of the
-            // previous decode step of this busy period (or, for a sequence that just finished its
-            // prefill, at most that long ago): record that gap once per token.
-            *self.itl.entry(quantize(now - prev_decode_end)).or_default() += out.decode_tokens as u64;
+            // Each decode chunk (one token, several with speculative decoding) follows the
+            // sequence's previous one, produced at the end of the previous decode step of this
+            // busy period (or, for a sequence that just finished its prefill, at most that long
+            // ago): record that gap once per chunk.
+            *self.itl.entry(quantize(now - prev_decode_end)).or_default() += out.decode_chunks as u64;
             self.counters.output_tokens += out.decode_tokens as u64;
         }
         if self.cfg.check_invariants {

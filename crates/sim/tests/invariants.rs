@@ -24,6 +24,8 @@ struct Case {
     prefix_caching: bool,
     router: RouterPolicy,
     closed: Option<u32>,
+    /// Speculative decoding: draft tokens per step and acceptance.
+    spec: Option<(u32, f64)>,
     reqs: Vec<(u64, u32, u32, Option<u64>)>,
 }
 
@@ -43,14 +45,30 @@ fn case() -> impl Strategy<Value = Case> {
             Just(RouterPolicy::Random)
         ],
         prop_oneof![Just(None), (1u32..12).prop_map(Some)],
+        prop_oneof![Just(None), (1u32..5, 0.0f64..=1.0).prop_map(Some)],
         prop::collection::vec((0u64..2_000_000_000, 1u32..3000, 1u32..300, prop::option::of(0u64..4)), 1..60),
     )
-        .prop_map(|(engine, block_size, kv, replicas, disagg, chunked, prefix_caching, router, closed, reqs)| {
-            // KV pools from tight (one max-size request: forces preemption) to roomy.
-            let max_tokens = 3300u64;
-            let kv_blocks = max_tokens.div_ceil(block_size as u64) * [1, 3, 40][kv as usize] + 2;
-            Case { engine, block_size, kv_blocks, replicas, disagg, chunked, prefix_caching, router, closed, reqs }
-        })
+        .prop_map(
+            |(engine, block_size, kv, replicas, disagg, chunked, prefix_caching, router, closed, spec, reqs)| {
+                // KV pools from tight (one max-size request, with its draft slots: forces preemption)
+                // to roomy.
+                let max_tokens = 3300u64 + spec.map_or(0, |s| s.0 as u64);
+                let kv_blocks = max_tokens.div_ceil(block_size as u64) * [1, 3, 40][kv as usize] + 2;
+                Case {
+                    engine,
+                    block_size,
+                    kv_blocks,
+                    replicas,
+                    disagg,
+                    chunked,
+                    prefix_caching,
+                    router,
+                    closed,
+                    spec,
+                    reqs,
+                }
+            },
+        )
 }
 
 fn build(c: &Case) -> (Deployment, SimConfig, Vec<Request>) {
@@ -62,6 +80,10 @@ fn build(c: &Case) -> (Deployment, SimConfig, Vec<Request>) {
     spec.engine_options.chunked_prefill = Some(c.chunked);
     spec.engine_options.prefix_caching = Some(c.prefix_caching);
     spec.engine_options.max_num_batched_tokens = Some(4096);
+    if let Some((k, a)) = c.spec {
+        spec.engine_options.speculative_tokens = Some(k);
+        spec.engine_options.speculative_acceptance = Some(a);
+    }
     if c.disagg {
         spec.disagg = Some(DisaggSpec {
             prefill_replicas: c.replicas,
@@ -160,6 +182,7 @@ fn open_loop_below_capacity_finishes_everything() {
         prefix_caching: true,
         router: RouterPolicy::LeastOutstanding,
         closed: None,
+        spec: None,
         reqs: (0..2000u64)
             .map(|i| (i * 100_000_000, 500 + (i % 13) as u32 * 40, 100 + (i % 7) as u32 * 20, None))
             .collect(),

@@ -76,6 +76,14 @@ fn bad_scenarios_name_file_and_field() {
     check(("", "[router]\nparallel_groups = 3"), &["bad.toml", "parallel_groups"]);
     check(("", "[facility]\npue = 0.5"), &["bad.toml", "facility.pue"]);
     check(("", "[deployment.engine_options]\nmemory_fraction = 1.5"), &["bad.toml", "engine_options.memory_fraction"]);
+    check(
+        ("", "[deployment.engine_options]\nspeculative_tokens = 3"),
+        &["bad.toml", "engine_options.speculative_acceptance", "required"],
+    );
+    check(
+        ("", "[deployment.engine_options]\nspeculative_tokens = 3\nspeculative_acceptance = 1.2"),
+        &["bad.toml", "engine_options.speculative_acceptance", "between 0 and 1"],
+    );
     check(("requests = 40", "requests = 40\nworkload = \"builtin:nope\""), &["bad.toml", "load.workload"]);
 }
 

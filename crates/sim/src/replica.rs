@@ -287,14 +287,21 @@ impl Replica {
 
     /// How far the token clock moves in the next decode step.
     fn next_advance(&self) -> u64 {
-        let e = self.spec_micro as u128;
-        let n = self.dec_steps as u128;
-        (((n + 1) * e) / 1_000_000 - (n * e) / 1_000_000) as u64
+        const ONE: u64 = 1_000_000;
+        if self.spec_micro == ONE {
+            return 1;
+        }
+        // n·E stays far below u64::MAX for any reachable step count (E ≤ 17 tokens).
+        let (e, n) = (self.spec_micro, self.dec_steps);
+        (n + 1) * e / ONE - n * e / ONE
     }
 
     /// New blocks the decoding sequences need when the clock moves by `advance` tokens: each
     /// token position crosses a block boundary for exactly one phase class.
     fn blocks_needed(&self, advance: u64) -> u64 {
+        if advance == 1 {
+            return self.phase_count[self.need_phase(self.dec_step)] as u64;
+        }
         (0..advance).map(|j| self.phase_count[self.need_phase(self.dec_step + j)] as u64).sum()
     }
 

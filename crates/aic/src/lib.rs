@@ -31,7 +31,7 @@ mod simulated;
 
 pub use engine::{EngineProfile, Prediction, predict};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
-pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, WARMUP_PER_CLIENT, predict_simulated};
+pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, SimKnobs, WARMUP_PER_CLIENT, predict_simulated};
 
 use std::collections::BTreeMap;
 
@@ -375,4 +375,36 @@ pub fn measurement_floor(outcomes: &[Outcome]) -> (f64, f64) {
         p += best(&v.iter().map(|x| x.1).collect::<Vec<_>>());
     }
     (t / n as f64, p / n as f64)
+}
+
+/// Pairs of rows that record the same deployment (as in [`measurement_floor`]) under two engine
+/// builds (`backend_version`) whose measured TPOTs differ by at least `min_ratio`: `(fast, slow)`
+/// indices into `rows`, in row order. Speculative decoding switched on in one build is the usual
+/// reason for a gap of 1.5–2.5 × (the rows do not record it).
+pub fn build_pairs(rows: &[AicRow], min_ratio: f64) -> Vec<(usize, usize)> {
+    type Key<'a> = (Vec<(&'a str, &'a str)>, u32);
+    let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let key: Vec<(&str, &str)> = r
+            .fields
+            .iter()
+            .filter(|(k, _)| !NOT_DEPLOYMENT.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        groups.entry((key, r.concurrency)).or_default().push(i);
+    }
+    let version = |i: usize| rows[i].fields.get("backend_version").map(String::as_str).unwrap_or("");
+    let mut out = Vec::new();
+    for v in groups.values() {
+        let fast = v.iter().copied().min_by(|&a, &b| rows[a].tpot_ms.total_cmp(&rows[b].tpot_ms));
+        let slow = v.iter().copied().max_by(|&a, &b| rows[a].tpot_ms.total_cmp(&rows[b].tpot_ms));
+        if let (Some(f), Some(s)) = (fast, slow)
+            && version(f) != version(s)
+            && rows[s].tpot_ms >= min_ratio * rows[f].tpot_ms
+        {
+            out.push((f, s));
+        }
+    }
+    out.sort_unstable();
+    out
 }

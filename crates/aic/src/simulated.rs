@@ -42,14 +42,25 @@ pub const REQUESTS_PER_CLIENT: u32 = 20;
 /// `--warmup-request-count 2c`).
 pub const WARMUP_PER_CLIENT: u32 = 2;
 
+/// Engine knobs a study may set instead of the engine defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SimKnobs {
+    /// Host time per step.
+    pub host: Option<HostOverhead>,
+    /// Share of the per-kernel fixed time paid (0–1).
+    pub kernel_overhead_scale: Option<f64>,
+    /// Speculative decoding: draft tokens per step and chained acceptance.
+    pub speculative: Option<(u32, f64)>,
+}
+
 /// Predicts mean TTFT and TPOT of a row's deployment by simulation.
 pub fn predict_simulated(
     catalog: &Catalog,
     dep: &Deployment,
     row: &AicRow,
-    host: Option<HostOverhead>,
-    kernel_overhead_scale: Option<f64>,
+    knobs: SimKnobs,
 ) -> Result<Prediction, String> {
+    let SimKnobs { host, kernel_overhead_scale, speculative } = knobs;
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
@@ -75,6 +86,8 @@ pub fn predict_simulated(
         host_overhead_ms: host.map(|h| h.per_step_ms),
         host_overhead_per_seq_us: host.map(|h| h.per_seq_us),
         kernel_overhead_scale,
+        speculative_tokens: speculative.map(|s| s.0),
+        speculative_acceptance: speculative.map(|s| s.1),
         ..Default::default()
     };
     let s = DeploymentSpec {

@@ -232,3 +232,24 @@ fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone()
     let pick = |m: &str| picks.iter().find(|x| x.1 == m).map(|x| x.2);
     assert_eq!((pick("a"), pick("b"), pick("c")), (Some(0.5), Some(0.5), Some(1.0)));
 }
+
+#[test]
+fn build_pairs_find_one_deployment_measured_under_two_builds() {
+    use tokenfab_aic::{AicRow, build_pairs};
+    let row = |version: &str, tp: &str, c: u32, tpot: f64| {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("backend_version".to_string(), version.to_string());
+        fields.insert("tp_size".to_string(), tp.to_string());
+        AicRow { concurrency: c, tpot_ms: tpot, fields, ..Default::default() }
+    };
+    let rows = vec![
+        row("post2", "8", 4, 10.0),
+        row("post3", "8", 4, 4.5), // same deployment, 2.2 × faster: a pair
+        row("post3", "8", 8, 7.0), // alone at its concurrency
+        row("post2", "4", 4, 9.0),
+        row("post2", "4", 4, 4.0), // same build: not a pair
+        row("post3", "2", 4, 10.0),
+        row("post2", "2", 4, 11.0), // 1.1 ×: below the ratio
+    ];
+    assert_eq!(build_pairs(&rows, 1.3), vec![(1, 0)]);
+}

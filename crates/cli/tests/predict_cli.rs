@@ -103,12 +103,11 @@ fn validate_ops_cross_validates_the_builtin_table() {
 /// `validate aic` on a few hand-written rows (the format of AIConfigurator's silicon table; the
 /// numbers are illustrative): tables, the request-path picks, the per-row CSV with the simulated
 /// TTFT beside the reported one, and unmodellable rows listed with a reason.
-#[test]
-fn validate_aic_reports_slices_and_request_path() {
-    let dir = std::env::temp_dir().join(format!("tokenfab-aic-{}", std::process::id()));
+/// Writes the hand-written AIC rows into a fresh directory; returns (dir, rows file).
+fn aic_rows(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tokenfab-aic-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("rows.csv");
-    let output = dir.join("preds.csv");
     let header = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,\
         gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
         silicon_ttft_ms,silicon_tpot_ms";
@@ -119,6 +118,13 @@ fn validate_aic_reports_slices_and_request_path() {
         "bad,src,trtllm,1.0,no/such-model,h100_sxm,,agg,1024,128,,,8,1,1,,1,1,100,5.0",
     ];
     std::fs::write(&input, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    (dir, input)
+}
+
+#[test]
+fn validate_aic_reports_slices_and_request_path() {
+    let (dir, input) = aic_rows("slices");
+    let output = dir.join("preds.csv");
     let out = tokenfab(&["validate", "aic", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -150,5 +156,41 @@ fn validate_aic_reports_slices_and_request_path() {
     for l in csv.lines().skip(1).take(3) {
         let f: Vec<&str> = l.split(',').collect();
         assert_eq!(f[1], f[3], "{l}");
+    }
+}
+
+/// The engine knobs `validate aic` can fix for a what-if: host time per running sequence slows
+/// decoding, drafting speeds it up, and out-of-range values are refused with the flag's name.
+#[test]
+fn validate_aic_engine_knobs_move_tpot_the_right_way() {
+    let (dir, input) = aic_rows("knobs");
+    let tpot = |extra: &[&str]| -> Vec<f64> {
+        let output = dir.join("knobs.csv");
+        let mut args = vec!["validate", "aic", "--kernel-overhead-scale", "1", "--input", input.to_str().unwrap()];
+        args.extend_from_slice(&["--output", output.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let out = tokenfab(&args);
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let csv = std::fs::read_to_string(&output).unwrap();
+        csv.lines().skip(1).take(3).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect()
+    };
+    let base = tpot(&["--host-per-step-ms", "0.3", "--host-per-seq-us", "0"]);
+    let busy = tpot(&["--host-per-step-ms", "0.3", "--host-per-seq-us", "200"]);
+    let drafted = tpot(&["--speculative-tokens", "2", "--speculative-acceptance", "0.9"]);
+    for i in 0..3 {
+        // 8 clients × 200 µs = 1.6 ms more per step.
+        assert!(busy[i] > base[i] + 1.0, "row {i}: {} vs {}", busy[i], base[i]);
+        assert!(drafted[i] < base[i], "row {i}: {} vs {}", drafted[i], base[i]);
+    }
+    for (args, flag) in [
+        (vec!["--host-per-step-ms=-1", "--host-per-seq-us", "0"], "--host-per-step-ms"),
+        (vec!["--speculative-tokens", "2", "--speculative-acceptance", "1.5"], "--speculative-acceptance"),
+        (vec!["--host-per-seq-us", "5"], "--host-per-step-ms"),
+    ] {
+        let mut all = vec!["validate", "aic", "--input", input.to_str().unwrap()];
+        all.extend_from_slice(&args);
+        let out = tokenfab(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(flag), "{args:?}: {err}");
     }
 }

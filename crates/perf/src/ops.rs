@@ -60,11 +60,14 @@ pub fn grouped_gemm(
     // Wave quantization: the best tile for this shape, CTAs spread over SMs. Each group's rows
     // are padded to whole tiles. Split-K is modelled by letting a wave hold partial K when there
     // are fewer tiles than SMs (the library splits K to fill the machine).
+    // Only the groups that receive rows get tiles (a grouped kernel schedules CTAs over the
+    // experts in its token list), so the rows are spread over the touched groups.
     let per_sm = peak * p.compute_eff / sms;
     let mut t_compute = f64::INFINITY;
-    let m_ceil = m_per_group.ceil().max(1.0);
+    let active = weight_groups_touched.clamp(1.0_f64.min(groups_f), groups_f);
+    let m_ceil = (m_per_group * groups_f / active).ceil().max(1.0);
     for (tm, tn) in TILES {
-        let tiles = groups_f * (m_ceil / tm as f64).ceil() * (n as f64 / tn as f64).ceil();
+        let tiles = active * (m_ceil / tm as f64).ceil() * (n as f64 / tn as f64).ceil();
         let split = if tiles < sms { (sms / tiles).floor().clamp(1.0, (k as f64 / 256.0).max(1.0)) } else { 1.0 };
         let ctas = tiles * split;
         let waves = (ctas / sms).ceil();

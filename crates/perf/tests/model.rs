@@ -82,6 +82,26 @@ fn small_decode_is_memory_bound_and_big_prefill_compute_bound() {
 }
 
 #[test]
+fn grouped_gemm_tiles_only_the_experts_that_receive_tokens() {
+    use tokenfab_perf::ops::grouped_gemm;
+    let (_, hw) = h100();
+    // 256 experts, 4 tokens × top-8 = 32 rows: ~31 experts touched, one row each.
+    let touched = 256.0 * (1.0 - (1.0 - 8.0_f64 / 256.0).powi(4));
+    let few = grouped_gemm(&hw, Dtype::Fp8, 256, 32.0 / 256.0, 512, 7168, touched);
+    // The same rows as if every expert had been scheduled: 8 × the tiles.
+    let all = grouped_gemm(&hw, Dtype::Fp8, 256, 32.0 / 256.0, 512, 7168, 256.0);
+    assert_eq!(few.bound, Bound::Memory, "{few:?}");
+    assert!(few.time_s < all.time_s / 2.0, "{} vs {}", few.time_s, all.time_s);
+    // Touching every group with one row each costs what the dense tile grid costs.
+    let dense_rows = grouped_gemm(&hw, Dtype::Fp8, 64, 1.0, 512, 7168, 64.0);
+    assert!(dense_rows.time_s > few.time_s);
+    // A single group is a dense GEMM.
+    let one = grouped_gemm(&hw, Dtype::Fp8, 1, 128.0, 4096, 4096, 1.0);
+    let dense = gemm(&hw, &Gemm { m: 128, n: 4096, k: 4096, dtype: Dtype::Fp8 });
+    assert_eq!(one.time_s, dense.time_s);
+}
+
+#[test]
 fn tensor_parallelism_splits_weights_and_adds_communication() {
     let (cat, hw) = h100();
     let m = cat.model("llama-3.1-8b").unwrap();

@@ -51,6 +51,21 @@ struct AicArgs {
     /// instead of four).
     #[arg(long)]
     kernel_overhead_scale: Option<f64>,
+    /// Engine host (CPU) time per iteration in ms, instead of the engine default (with
+    /// `--host-per-seq-us`).
+    #[arg(long, requires = "host_per_seq_us")]
+    host_per_step_ms: Option<f64>,
+    /// Engine host time per running sequence per iteration in µs, instead of the engine default
+    /// (with `--host-per-step-ms`).
+    #[arg(long, requires = "host_per_step_ms")]
+    host_per_seq_us: Option<f64>,
+    /// Simulate every row with speculative decoding: this many draft tokens per step (with
+    /// `--speculative-acceptance`). The rows do not record whether their engine drafted.
+    #[arg(long, requires = "speculative_acceptance")]
+    speculative_tokens: Option<u32>,
+    /// Chained acceptance probability of each draft token (0–1), with `--speculative-tokens`.
+    #[arg(long, requires = "speculative_tokens")]
+    speculative_acceptance: Option<f64>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -127,8 +142,7 @@ fn predict_rows(
     catalog: &Catalog,
     rows: &[tokenfab_aic::AicRow],
     model: AicModel,
-    host: Option<tokenfab_aic::HostOverhead>,
-    kernel_overhead_scale: &(dyn Fn(&tokenfab_aic::AicRow) -> Option<f64> + Sync),
+    knobs: &(dyn Fn(&tokenfab_aic::AicRow) -> tokenfab_aic::SimKnobs + Sync),
     label: &str,
 ) -> Vec<Result<tokenfab_aic::Prediction, String>> {
     use rayon::prelude::*;
@@ -141,14 +155,7 @@ fn predict_rows(
                     let profile = tokenfab_aic::EngineProfile::for_backend(&row.backend);
                     tokenfab_aic::predict(catalog, &dep, row.isl, row.osl, row.concurrency, &profile)
                 }
-                AicModel::Sim => {
-                    let knobs = tokenfab_aic::SimKnobs {
-                        host,
-                        kernel_overhead_scale: kernel_overhead_scale(row),
-                        speculative: None,
-                    };
-                    tokenfab_aic::predict_simulated(catalog, &dep, row, knobs)
-                }
+                AicModel::Sim => tokenfab_aic::predict_simulated(catalog, &dep, row, knobs(row)),
             });
             bar.inc(1);
             p
@@ -164,12 +171,13 @@ fn read_aic(path: &std::path::Path) -> Result<Vec<tokenfab_aic::AicRow>> {
 
 /// Per-row outcomes. The simulated model chooses the engines' kernel-overhead fraction per
 /// (backend, held-out model) leave-one-model-out unless `kernel` fixes it; the picks are returned
-/// (empty when fixed or analytic).
+/// (empty when fixed or analytic). `base` sets the other engine knobs of every row.
 fn aic_outcomes(
     catalog: &Catalog,
     path: &std::path::Path,
     model: AicModel,
     kernel: Option<f64>,
+    base: tokenfab_aic::SimKnobs,
 ) -> Result<(Vec<tokenfab_aic::Outcome>, tokenfab_aic::KernelPicks)> {
     if let Some(k) = kernel {
         anyhow::ensure!((0.0..=1.0).contains(&k), "--kernel-overhead-scale must be between 0 and 1, got {k}");
@@ -179,7 +187,8 @@ fn aic_outcomes(
         rows.iter().cloned().zip(preds).map(|(row, prediction)| tokenfab_aic::Outcome { row, prediction }).collect()
     };
     if model == AicModel::Analytic || kernel.is_some() {
-        return Ok((outcomes(predict_rows(catalog, &rows, model, None, &|_| kernel, "validate aic")), Vec::new()));
+        let knobs = |_: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: kernel, ..base };
+        return Ok((outcomes(predict_rows(catalog, &rows, model, &knobs, "validate aic")), Vec::new()));
     }
     let grid = tokenfab_aic::KERNEL_OVERHEAD_GRID;
     let by_grid: Vec<_> = grid
@@ -187,7 +196,8 @@ fn aic_outcomes(
         .enumerate()
         .map(|(g, k)| {
             let label = format!("validate aic (kernel overhead {k}, {}/{})", g + 1, grid.len());
-            predict_rows(catalog, &rows, model, None, &|_| Some(*k), &label)
+            let knobs = |_: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: Some(*k), ..base };
+            predict_rows(catalog, &rows, model, &knobs, &label)
         })
         .collect();
     Ok(tokenfab_aic::cross_validate_kernel_overhead(&rows, &by_grid))
@@ -208,12 +218,16 @@ fn aic_cv_host(
         .iter()
         .enumerate()
         .map(|(g, h)| {
+            let knobs = |r: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs {
+                host: Some(*h),
+                kernel_overhead_scale: kernel(r),
+                speculative: None,
+            };
             predict_rows(
                 catalog,
                 &rows,
                 AicModel::Sim,
-                Some(*h),
-                &kernel,
+                &knobs,
                 &format!("host grid {}/{}", g + 1, tokenfab_aic::HOST_GRID.len()),
             )
         })
@@ -339,7 +353,28 @@ fn aic_table(slices: &[tokenfab_aic::SliceStats], by: &str) -> Table {
 }
 
 fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
-    let (sim, kernel_picks) = aic_outcomes(catalog, &a.input, a.model, a.kernel_overhead_scale)?;
+    let host = match (a.host_per_step_ms, a.host_per_seq_us) {
+        (Some(per_step_ms), Some(per_seq_us)) => {
+            anyhow::ensure!(
+                per_step_ms.is_finite() && per_step_ms >= 0.0 && per_seq_us.is_finite() && per_seq_us >= 0.0,
+                "--host-per-step-ms and --host-per-seq-us must be finite numbers >= 0"
+            );
+            Some(tokenfab_aic::HostOverhead { per_step_ms, per_seq_us })
+        }
+        _ => None,
+    };
+    let speculative = match (a.speculative_tokens, a.speculative_acceptance) {
+        (Some(k), Some(p)) => {
+            anyhow::ensure!(
+                k >= 1 && (0.0..=1.0).contains(&p),
+                "--speculative-tokens must be >= 1 and --speculative-acceptance between 0 and 1"
+            );
+            Some((k, p))
+        }
+        _ => None,
+    };
+    let base = tokenfab_aic::SimKnobs { host, kernel_overhead_scale: None, speculative };
+    let (sim, kernel_picks) = aic_outcomes(catalog, &a.input, a.model, a.kernel_overhead_scale, base)?;
     let (outcomes, picks) =
         if a.no_request_path { (sim.clone(), Vec::new()) } else { tokenfab_aic::cross_validate_request_path(&sim) };
     if let Some(path) = &a.output {
@@ -586,7 +621,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         let _ = writeln!(out);
     }
     if a.aic.exists() {
-        let (sim, kernel_picks) = aic_outcomes(catalog, &a.aic, AicModel::Sim, None)?;
+        let (sim, kernel_picks) = aic_outcomes(catalog, &a.aic, AicModel::Sim, None, Default::default())?;
         let (outcomes, rp_picks) = tokenfab_aic::cross_validate_request_path(&sim);
         let _ = writeln!(out, "## End to end: AIConfigurator silicon measurements (`{}`)\n", a.aic.display());
         let _ = writeln!(
@@ -687,7 +722,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             let _ = write!(out, "{b}/{m}: {} ms + {} µs/seq; ", h.per_step_ms, h.per_seq_us);
         }
         let _ = writeln!(out, "\n");
-        let (analytic, _) = aic_outcomes(catalog, &a.aic, AicModel::Analytic, None)?;
+        let (analytic, _) = aic_outcomes(catalog, &a.aic, AicModel::Analytic, None, Default::default())?;
         let _ = writeln!(
             out,
             "### For contrast: the steady-state analytic model (`validate aic --model analytic`), by system\n"

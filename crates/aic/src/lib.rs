@@ -25,10 +25,12 @@
 //! Architecture Invariant: no IO; rows come in as text, results go out as values.
 #![warn(missing_docs)]
 
+mod calibrate;
 mod engine;
 mod row;
 mod simulated;
 
+pub use calibrate::{DEVICE_SCALE_GRID, ShapePick, calibrate_request_path, calibrate_tpot, deployment_key};
 pub use engine::{EngineProfile, Prediction, predict};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
 pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, SimKnobs, WARMUP_PER_CLIENT, predict_simulated};

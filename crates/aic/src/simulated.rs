@@ -51,6 +51,8 @@ pub struct SimKnobs {
     pub kernel_overhead_scale: Option<f64>,
     /// Speculative decoding: draft tokens per step and chained acceptance.
     pub speculative: Option<(u32, f64)>,
+    /// Multiplier on every step's device time (engine `device_time_scale`).
+    pub device_time_scale: Option<f64>,
 }
 
 /// Predicts mean TTFT and TPOT of a row's deployment by simulation.
@@ -60,7 +62,7 @@ pub fn predict_simulated(
     row: &AicRow,
     knobs: SimKnobs,
 ) -> Result<Prediction, String> {
-    let SimKnobs { host, kernel_overhead_scale, speculative } = knobs;
+    let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale } = knobs;
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
@@ -88,6 +90,7 @@ pub fn predict_simulated(
         kernel_overhead_scale,
         speculative_tokens: speculative.map(|s| s.0),
         speculative_acceptance: speculative.map(|s| s.1),
+        device_time_scale,
         ..Default::default()
     };
     let s = DeploymentSpec {

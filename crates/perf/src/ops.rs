@@ -27,6 +27,9 @@ fn blend(a: f64, b: f64, p: f64) -> f64 {
     m * ((a / m).powf(p) + (b / m).powf(p)).powf(1.0 / p)
 }
 
+/// Fixed time of a small (latency-bound) kernel: launch + ramp + tail, ~2 µs (estimate).
+pub const SMALL_KERNEL_S: f64 = 2e-6;
+
 /// Cost of a dense GEMM.
 pub fn gemm(hw: &Hardware, g: &Gemm) -> OpCost {
     grouped_gemm(hw, g.dtype, 1, g.m as f64, g.n, g.k, 1.0)
@@ -194,6 +197,5 @@ pub fn elementwise(hw: &Hardware, bytes: f64, flops: f64) -> OpCost {
     }
     let (peak, _) = hw.peak_or_wider(Dtype::Bf16);
     let t = bytes / (hw.hbm_bytes_per_s * hw.params.elementwise_memory_eff);
-    // Small kernels are latency bound: ~2 µs of launch+tail is folded in.
-    OpCost::new(hw, 2e-6 + t, flops, bytes, peak, Bound::Memory)
+    OpCost::new(hw, SMALL_KERNEL_S + t, flops, bytes, peak, Bound::Memory)
 }

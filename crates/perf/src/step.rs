@@ -12,6 +12,19 @@ use crate::{Bound, ClockMode, Hardware, OpCost, PerfError};
 use serde::{Deserialize, Serialize};
 use tokenfab_catalog::{Attention, Dtype, Model};
 
+/// Small kernels per layer beyond those the step costs one by one: the second norm, rotary + KV
+/// write, the activation (estimate; see [`StepModel::cost`]).
+pub const AUX_KERNELS_PER_LAYER: f64 = 1.0;
+/// Extra small kernels per MLA attention layer: q/kv latent norms, rope split/concat (estimate).
+pub const AUX_KERNELS_MLA: f64 = 3.0;
+/// Extra small kernels per sparse-attention (indexer) layer: norm/quantization, top-k (estimate).
+pub const AUX_KERNELS_SPARSE_ATTN: f64 = 2.0;
+/// Extra small kernels per MoE layer: gating top-k, permutation, activation quantization,
+/// finalize (estimate).
+pub const AUX_KERNELS_MOE: f64 = 4.0;
+/// Extra small kernels per linear-attention layer: short convolution, gates, norm (estimate).
+pub const AUX_KERNELS_LINEAR_ATTN: f64 = 3.0;
+
 /// How the model is split across chips (names as in AIConfigurator / TensorRT-LLM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(deny_unknown_fields, default)]
@@ -701,6 +714,24 @@ impl StepModel {
             });
         let ew_bytes = t_local as f64 * (hidden as f64 * 2.0 * 2.0 * 3.0 + act_inter * 3.0 * 2.0);
         let elementwise = ops::elementwise(hw, ew_bytes, t_local as f64 * hidden as f64 * 10.0);
+        // The small kernels engines run between the ones costed above; their bytes are in
+        // `elementwise`, their fixed time is not: per layer, the second norm, rotary + KV-cache
+        // write and the activation; MLA's latent norms and rope split; a sparse-attention
+        // indexer's norm/quantization and top-k; an MoE layer's gating top-k, token permutation,
+        // activation quantization and finalize (un-permute + weighted sum); a linear-attention
+        // layer's short convolution, gates and norm. Counts are estimates read off the engines'
+        // decode kernel sequences (vLLM/SGLang/TensorRT-LLM), not measured; each small kernel
+        // costs the elementwise fixed time, scaled like every other kernel's fixed time.
+        let aux_per_layer = AUX_KERNELS_PER_LAYER
+            + match &m.attention {
+                Attention::Mla(_) => AUX_KERNELS_MLA * attn_frac,
+                Attention::Gqa => 0.0,
+            }
+            + if m.sparse_attention.is_some() { AUX_KERNELS_SPARSE_ATTN * attn_frac } else { 0.0 }
+            + if m.moe.is_some() { AUX_KERNELS_MOE * moe_frac } else { 0.0 }
+            + if m.linear_attention.is_some() { AUX_KERNELS_LINEAR_ATTN * lin_frac } else { 0.0 };
+        let aux_t = aux_per_layer * ops::SMALL_KERNEL_S * self.options.kernel_overhead_scale.max(0.0);
+        let aux = OpCost { time_s: aux_t, flops: 0.0, bytes: 0.0, energy_j: aux_t * hw.idle_w, bound: Bound::Overhead };
 
         // ---- assemble one layer, scale to the stage ----
         acc.add(OpClass::Gemm, attn_layer.times(attn_frac * stage_layers));
@@ -709,7 +740,7 @@ impl StepModel {
         acc.add(OpClass::AttnPrefill, attn_pf.times(attn_frac * stage_layers));
         acc.add(OpClass::AttnDecode, attn_dec.times(attn_frac * stage_layers));
         acc.add(OpClass::LinearAttn, lin_layer.times(lin_frac * stage_layers));
-        acc.add(OpClass::Elementwise, elementwise.times(stage_layers));
+        acc.add(OpClass::Elementwise, elementwise.then(aux).times(stage_layers));
         acc.add(OpClass::Communication, tp_comm.times(stage_layers));
         acc.add(OpClass::Communication, moe_comm.times(moe_frac * stage_layers));
 

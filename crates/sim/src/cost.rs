@@ -73,6 +73,8 @@ pub struct StepCostTable {
     eager: StepModel,
     /// Speculative-decoding draft model and its draft tokens per step.
     draft: Option<(StepModel, u32)>,
+    /// Multiplier on device time and energy (engine `device_time_scale`).
+    device_scale: f64,
     cache: HashMap<Key, StepTiming, BuildHasherDefault<FxHasher>>,
     shared: Option<SharedCosts>,
     /// Look-ups answered from the table.
@@ -93,6 +95,7 @@ impl StepCostTable {
             graph,
             eager,
             draft: None,
+            device_scale: 1.0,
             cache: HashMap::default(),
             shared: None,
             hits: 0,
@@ -105,6 +108,12 @@ impl StepCostTable {
     /// (`decode_extra_tokens`) also pay `k` draft passes over their decode sequences.
     pub fn with_draft(mut self, draft: Option<StepModel>, k: u32) -> StepCostTable {
         self.draft = draft.filter(|_| k > 0).map(|d| (d, k));
+        self
+    }
+
+    /// Multiplies every step's device time and energy by `scale` (engine `device_time_scale`).
+    pub fn with_device_scale(mut self, scale: f64) -> StepCostTable {
+        self.device_scale = scale;
         self
     }
 
@@ -141,14 +150,14 @@ impl StepCostTable {
         ];
         if let Some(t) = self.cache.get(&key) {
             self.hits += 1;
-            return *t;
+            return self.scaled(*t);
         }
         let from_shared = self.shared.as_ref().and_then(|m| m.lock().ok().and_then(|m| m.get(&key).copied()));
         let t = match from_shared {
             Some(t) => t,
             None => {
                 self.misses += 1;
-                let t = self.exact_cost(&q, graphed);
+                let t = self.model_cost(&q, graphed);
                 if let Some(Ok(mut m)) = self.shared.as_ref().map(|m| m.lock()) {
                     if m.len() >= MAX_ENTRIES {
                         m.clear();
@@ -162,11 +171,16 @@ impl StepCostTable {
             self.cache.clear();
         }
         self.cache.insert(key, t);
-        t
+        self.scaled(t)
     }
 
     /// The exact step model, no memo.
     pub fn exact_cost(&self, shape: &BatchShape, graphed: bool) -> StepTiming {
+        self.scaled(self.model_cost(shape, graphed))
+    }
+
+    /// The step model's own cost (no memo, no scale).
+    fn model_cost(&self, shape: &BatchShape, graphed: bool) -> StepTiming {
         let m = if graphed { &self.graph } else { &self.eager };
         let c = m.cost(shape);
         let (mut time_s, mut energy_j) = (c.time_s, c.energy_j);
@@ -183,6 +197,18 @@ impl StepCostTable {
             energy_j += *k as f64 * d.energy_j;
         }
         StepTiming { device_ns: s_to_ns(time_s), energy_j }
+    }
+
+    /// Applies the device-time scale (after the memo, which holds the model's own costs and is
+    /// shared by runs whatever their scale).
+    fn scaled(&self, t: StepTiming) -> StepTiming {
+        if self.device_scale == 1.0 {
+            return t;
+        }
+        StepTiming {
+            device_ns: (t.device_ns as f64 * self.device_scale).round() as u64,
+            energy_j: t.energy_j * self.device_scale,
+        }
     }
 }
 

@@ -99,6 +99,10 @@ pub struct EngineOverrides {
     /// Decoder layers of the draft, costed with the target's layer shapes and LM head (MTP and
     /// EAGLE heads: 1, the default).
     pub speculative_draft_layers: Option<u32>,
+    /// Multiplies the device time of every step (0.1–10; default 1): a calibration of one
+    /// engine build on one model, for kernels the performance model does not describe (e.g. fit
+    /// by `tokenfab validate aic --calibrate deployment` on measured benchmark shapes).
+    pub device_time_scale: Option<f64>,
 }
 
 /// The resolved knobs of one engine.
@@ -142,6 +146,8 @@ pub struct EngineProfile {
     pub spec_acceptance: f64,
     /// Decoder layers of the draft.
     pub spec_draft_layers: u32,
+    /// Multiplier on every step's device time (1 = the performance model as is).
+    pub device_time_scale: f64,
 }
 
 fn graph_sizes(small: &[u32], step: u32, max: u32) -> Vec<u32> {
@@ -185,6 +191,7 @@ impl EngineProfile {
                 spec_tokens: 0,
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
+                device_time_scale: 1.0,
             },
             // SGLang (0.4/0.5): chunked_prefill_size 8192 on >= 80 GB GPUs, page_size 1,
             // radix (prefix) cache on, mem_fraction_static ~0.88 on 80 GB cards (server_args.py
@@ -215,6 +222,7 @@ impl EngineProfile {
                 spec_tokens: 0,
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
+                device_time_scale: 1.0,
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -240,6 +248,7 @@ impl EngineProfile {
                 spec_tokens: 0,
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
+                device_time_scale: 1.0,
             },
         }
     }
@@ -332,6 +341,12 @@ impl EngineProfile {
                 "required with speculative_tokens: the accepted share of draft tokens depends on the model, the draft \
                  and the data (DeepSeek-V3 reports 85-90 % for its first MTP token)",
             );
+        }
+        if let Some(v) = o.device_time_scale {
+            if !(0.1..=10.0).contains(&v) {
+                return bad("device_time_scale", "must be between 0.1 and 10");
+            }
+            p.device_time_scale = v;
         }
         if let Some(v) = o.speculative_draft_layers {
             if v == 0 || v > 8 {

@@ -107,6 +107,7 @@ pub fn run<I: Iterator<Item = Request>>(
         pool_range.push((start, replicas.len()));
         let mut t = StepCostTable::new(pool.step.clone(), pool.step_eager.clone())
             .with_draft(pool.step_draft.clone(), dep.engine.spec_tokens)
+            .with_device_scale(dep.engine.device_time_scale)
             .with_shared(pool.costs.clone());
         t.exact = cfg.exact_step_costs;
         tables.push(t);

@@ -49,7 +49,7 @@ fn memoized_simulation_matches_exact() {
     let reqs = || {
         (0..600u64).map(|i| Request {
             id: i,
-            arrival_ns: i * 60_000_000,
+            arrival_ns: i * 75_000_000,
             input_tokens: 200 + ((i * 7919) % 3000) as u32,
             output_tokens: 50 + ((i * 104_729) % 400) as u32,
             class: 0,

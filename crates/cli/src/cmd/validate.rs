@@ -2,6 +2,7 @@
 use crate::io;
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,19 @@ struct AicArgs {
     /// Chained acceptance probability of each draft token (0–1), with `--speculative-tokens`.
     #[arg(long, requires = "speculative_tokens")]
     speculative_acceptance: Option<f64>,
+    /// `none`: engine constants chosen leave-one-model-out (how the simulator does on a model it
+    /// has not seen measured). `deployment`: per deployment (engine build, model, system, mode,
+    /// precision), the kernel-overhead fraction and a device-time scale are chosen on its rows
+    /// of the *other* ISL/OSL shapes and each shape is predicted with them (leave one shape out:
+    /// how it does on unmeasured traffic of a measured deployment). One more simulation pass.
+    #[arg(long, default_value = "none")]
+    calibrate: Calibrate,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Calibrate {
+    None,
+    Deployment,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -169,16 +183,27 @@ fn read_aic(path: &std::path::Path) -> Result<Vec<tokenfab_aic::AicRow>> {
     Ok(tokenfab_aic::parse_rows(&path.display().to_string(), &io::read_text(path)?)?)
 }
 
+/// The rows, their outcomes and the simulations behind them.
+struct AicRun {
+    rows: Vec<tokenfab_aic::AicRow>,
+    outcomes: Vec<tokenfab_aic::Outcome>,
+    /// Kernel-overhead fraction chosen per (backend, held-out model); empty when fixed or analytic.
+    kernel_picks: tokenfab_aic::KernelPicks,
+    /// The kernel-overhead fractions simulated and every row's prediction at each (empty for
+    /// the analytic model).
+    by_kernel: Vec<(f64, Vec<Result<tokenfab_aic::Prediction, String>>)>,
+}
+
 /// Per-row outcomes. The simulated model chooses the engines' kernel-overhead fraction per
-/// (backend, held-out model) leave-one-model-out unless `kernel` fixes it; the picks are returned
-/// (empty when fixed or analytic). `base` sets the other engine knobs of every row.
+/// (backend, held-out model) leave-one-model-out unless `kernel` fixes it. `base` sets the other
+/// engine knobs of every row.
 fn aic_outcomes(
     catalog: &Catalog,
     path: &std::path::Path,
     model: AicModel,
     kernel: Option<f64>,
     base: tokenfab_aic::SimKnobs,
-) -> Result<(Vec<tokenfab_aic::Outcome>, tokenfab_aic::KernelPicks)> {
+) -> Result<AicRun> {
     if let Some(k) = kernel {
         anyhow::ensure!((0.0..=1.0).contains(&k), "--kernel-overhead-scale must be between 0 and 1, got {k}");
     }
@@ -188,7 +213,13 @@ fn aic_outcomes(
     };
     if model == AicModel::Analytic || kernel.is_some() {
         let knobs = |_: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: kernel, ..base };
-        return Ok((outcomes(predict_rows(catalog, &rows, model, &knobs, "validate aic")), Vec::new()));
+        let preds = predict_rows(catalog, &rows, model, &knobs, "validate aic");
+        let by_kernel = match (model, kernel) {
+            (AicModel::Sim, Some(k)) => vec![(k, preds.clone())],
+            _ => Vec::new(),
+        };
+        let outcomes = outcomes(preds);
+        return Ok(AicRun { rows, outcomes, kernel_picks: Vec::new(), by_kernel });
     }
     let grid = tokenfab_aic::KERNEL_OVERHEAD_GRID;
     let by_grid: Vec<_> = grid
@@ -200,7 +231,80 @@ fn aic_outcomes(
             predict_rows(catalog, &rows, model, &knobs, &label)
         })
         .collect();
-    Ok(tokenfab_aic::cross_validate_kernel_overhead(&rows, &by_grid))
+    let (outcomes, kernel_picks) = tokenfab_aic::cross_validate_kernel_overhead(&rows, &by_grid);
+    let by_kernel = grid.iter().copied().zip(by_grid).collect();
+    Ok(AicRun { rows, outcomes, kernel_picks, by_kernel })
+}
+
+/// Per-deployment calibration (leave one shape out, [`tokenfab_aic::calibrate_tpot`]): each row
+/// whose deployment has other measured shapes is simulated again with the kernel fraction and
+/// device-time scale chosen on those; the others keep their outcome. Returns the outcomes and
+/// each row's pick.
+fn calibrate_deployments(
+    catalog: &Catalog,
+    run: &AicRun,
+    base: tokenfab_aic::SimKnobs,
+) -> (Vec<tokenfab_aic::Outcome>, Vec<Option<(f64, f64)>>) {
+    let sims: Vec<_> = run.by_kernel.iter().map(|(_, p)| p.clone()).collect();
+    let picks: Vec<Option<(f64, f64)>> = tokenfab_aic::calibrate_tpot(&run.rows, &sims)
+        .into_iter()
+        .map(|p| p.map(|p| (run.by_kernel[p.kernel].0, p.device_scale)))
+        .collect();
+    // Simulate only the calibrated rows, each with its own pick (looked up by position: the
+    // closure sees the row, so the pick travels with a copy of it keyed by its place).
+    let idx: Vec<usize> = (0..run.rows.len()).filter(|&i| picks[i].is_some()).collect();
+    let sub: Vec<tokenfab_aic::AicRow> = idx
+        .iter()
+        .map(|&i| {
+            let mut r = run.rows[i].clone();
+            r.line = i; // position in `run.rows`
+            r
+        })
+        .collect();
+    let knobs = |r: &tokenfab_aic::AicRow| match picks.get(r.line).copied().flatten() {
+        Some((k, s)) => tokenfab_aic::SimKnobs { kernel_overhead_scale: Some(k), device_time_scale: Some(s), ..base },
+        None => base,
+    };
+    let preds = predict_rows(catalog, &sub, AicModel::Sim, &knobs, "validate aic (calibrated per deployment)");
+    let mut outcomes = run.outcomes.clone();
+    for (&i, prediction) in idx.iter().zip(preds) {
+        outcomes[i].prediction = prediction;
+    }
+    (outcomes, picks)
+}
+
+/// What per-deployment calibration chose: how many rows were calibrated, and per deployment
+/// the device-time scales and kernel fractions picked for its held-out shapes.
+fn calibration_summary(outcomes: &[tokenfab_aic::Outcome], picks: &[Option<(f64, f64)>]) -> String {
+    let mut out = String::new();
+    let modelled = |i: &usize| outcomes[*i].prediction.is_ok();
+    let n_mod = (0..outcomes.len()).filter(modelled).count();
+    let n_cal = (0..outcomes.len()).filter(modelled).filter(|&i| picks.get(i).copied().flatten().is_some()).count();
+    let _ = writeln!(
+        out,
+        "Calibrated per deployment, leave one shape out: {n_cal} of {n_mod} modelled rows were simulated with a \
+         kernel-overhead fraction and device-time scale chosen on their deployment's other ISL/OSL shapes; the other \
+         {} (deployments measured at one shape) keep the leave-one-model-out constants. Per deployment (scales over its \
+         held-out shapes):",
+        n_mod - n_cal
+    );
+    let mut by: BTreeMap<String, (usize, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (o, p) in outcomes.iter().zip(picks) {
+        if let (Ok(_), Some((k, s))) = (&o.prediction, p) {
+            let e = by.entry(tokenfab_aic::deployment_key(&o.row)).or_default();
+            e.0 += 1;
+            e.1.push(*s);
+            e.2.push(*k);
+        }
+    }
+    for (key, (n, s, k)) in by {
+        let (lo, hi) = s.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let (klo, khi) = k.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let range = |a: f64, b: f64| if a == b { format!("{a}") } else { format!("{a}–{b}") };
+        let _ =
+            writeln!(out, "  {key}: {n} rows, device time × {}, kernel fraction {}", range(lo, hi), range(klo, khi));
+    }
+    out
 }
 
 /// Leave-one-model-out cross-validation of the engines' host overheads (simulated model), each
@@ -221,7 +325,7 @@ fn aic_cv_host(
             let knobs = |r: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs {
                 host: Some(*h),
                 kernel_overhead_scale: kernel(r),
-                speculative: None,
+                ..Default::default()
             };
             predict_rows(
                 catalog,
@@ -373,10 +477,28 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let base = tokenfab_aic::SimKnobs { host, kernel_overhead_scale: None, speculative };
-    let (sim, kernel_picks) = aic_outcomes(catalog, &a.input, a.model, a.kernel_overhead_scale, base)?;
-    let (outcomes, picks) =
+    let base = tokenfab_aic::SimKnobs { host, speculative, ..Default::default() };
+    anyhow::ensure!(
+        a.calibrate == Calibrate::None || a.model == AicModel::Sim,
+        "--calibrate deployment needs --model sim (it sets simulator engine options)"
+    );
+    let run = aic_outcomes(catalog, &a.input, a.model, a.kernel_overhead_scale, base)?;
+    let (sim, calib_picks) = match a.calibrate {
+        Calibrate::None => (run.outcomes.clone(), Vec::new()),
+        Calibrate::Deployment => calibrate_deployments(catalog, &run, base),
+    };
+    let kernel_picks = if a.calibrate == Calibrate::None { run.kernel_picks.clone() } else { Vec::new() };
+    let (mut outcomes, mut picks) =
         if a.no_request_path { (sim.clone(), Vec::new()) } else { tokenfab_aic::cross_validate_request_path(&sim) };
+    if a.calibrate == Calibrate::Deployment && !a.no_request_path {
+        // Per deployment, the request path is chosen on the other shapes too.
+        for ((o, s), rp) in outcomes.iter_mut().zip(&sim).zip(tokenfab_aic::calibrate_request_path(&sim)) {
+            if let (Some(rp), Ok(p), Ok(sp)) = (rp, o.prediction.as_mut(), s.prediction.as_ref()) {
+                p.ttft_ms = rp.ttft_ms(sp.ttft_ms, o.row.isl, tokenfab_aic::first_token_in_flight(&o.row));
+            }
+        }
+        picks.clear();
+    }
     if let Some(path) = &a.output {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
@@ -394,8 +516,10 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             "silicon_ttft_ms",
             "silicon_tpot_ms",
             "error",
+            "calib_kernel_overhead",
+            "calib_device_scale",
         ])?;
-        for (o, s) in outcomes.iter().zip(&sim) {
+        for (i, (o, s)) in outcomes.iter().zip(&sim).enumerate() {
             let r = &o.row;
             let (t, p, e) = match &o.prediction {
                 Ok(p) => (format!("{:.3}", p.ttft_ms), format!("{:.4}", p.tpot_ms), String::new()),
@@ -417,6 +541,8 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
                 format!("{:.3}", r.ttft_ms),
                 format!("{:.4}", r.tpot_ms),
                 e,
+                calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.0.to_string()),
+                calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.1.to_string()),
             ])?;
         }
         io::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
@@ -456,6 +582,9 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             for (b, m, k) in &kernel_picks {
                 println!("  {b:>7} {m}: {k}");
             }
+        }
+        if a.calibrate == Calibrate::Deployment {
+            print!("{}", calibration_summary(&outcomes, &calib_picks));
         }
         let skipped: Vec<_> = outcomes.iter().filter(|o| o.prediction.is_err()).collect();
         if !skipped.is_empty() {
@@ -621,7 +750,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         let _ = writeln!(out);
     }
     if a.aic.exists() {
-        let (sim, kernel_picks) = aic_outcomes(catalog, &a.aic, AicModel::Sim, None, Default::default())?;
+        let run = aic_outcomes(catalog, &a.aic, AicModel::Sim, None, Default::default())?;
+        let (sim, kernel_picks) = (run.outcomes.clone(), run.kernel_picks.clone());
         let (outcomes, rp_picks) = tokenfab_aic::cross_validate_request_path(&sim);
         let _ = writeln!(out, "## End to end: AIConfigurator silicon measurements (`{}`)\n", a.aic.display());
         let _ = writeln!(
@@ -722,7 +852,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             let _ = write!(out, "{b}/{m}: {} ms + {} µs/seq; ", h.per_step_ms, h.per_seq_us);
         }
         let _ = writeln!(out, "\n");
-        let (analytic, _) = aic_outcomes(catalog, &a.aic, AicModel::Analytic, None, Default::default())?;
+        let analytic = aic_outcomes(catalog, &a.aic, AicModel::Analytic, None, Default::default())?.outcomes;
         let _ = writeln!(
             out,
             "### For contrast: the steady-state analytic model (`validate aic --model analytic`), by system\n"

@@ -194,3 +194,74 @@ fn validate_aic_engine_knobs_move_tpot_the_right_way() {
         assert!(!out.status.success() && err.contains(flag), "{args:?}: {err}");
     }
 }
+
+/// `--calibrate deployment`: a deployment measured at several shapes, all 2 × slower than the
+/// performance model, is predicted on each held-out shape with the scale its other shapes give;
+/// a deployment with one shape keeps the defaults; the analytic model refuses the flag.
+#[test]
+fn validate_aic_calibrates_per_deployment_on_other_shapes() {
+    let dir = std::env::temp_dir().join(format!("tokenfab-aic-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("rows.csv");
+    let output = dir.join("preds.csv");
+    let header = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,\
+        gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
+        silicon_ttft_ms,silicon_tpot_ms";
+    // First the plain simulation of the rows (measured values are placeholders here).
+    let shapes = [(1024, 128), (2048, 128), (1024, 512), (4096, 256)];
+    let line = |id: &str, build: &str, (isl, osl): (u32, u32), ttft: f64, tpot: f64| {
+        format!(
+            "{id},src,trtllm,{build},meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,{isl},{osl},,,8,1,1,,1,1,{ttft},{tpot}"
+        )
+    };
+    let mut rows: Vec<String> =
+        shapes.iter().enumerate().map(|(i, &s)| line(&format!("a{i}"), "1.0", s, 100.0, 10.0)).collect();
+    rows.push(line("b0", "2.0", (1024, 128), 100.0, 10.0));
+    std::fs::write(&input, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let args = |extra: &[&str]| {
+        let mut v = vec!["validate", "aic", "--kernel-overhead-scale", "1", "--input", input.to_str().unwrap()];
+        v.extend_from_slice(&["--output", output.to_str().unwrap()]);
+        v.extend_from_slice(extra);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| -> Vec<Vec<String>> {
+        let a = args(extra);
+        let out = tokenfab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let csv = std::fs::read_to_string(&output).unwrap();
+        csv.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect()
+    };
+    let plain = run(&["--no-request-path"]);
+    // "Measure" every shape 2 × slower than simulated (TTFT 1.5 × + 30 ms).
+    let mut rows = Vec::new();
+    for (i, r) in plain.iter().enumerate() {
+        let (ttft, tpot): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        let (id, build, shape) =
+            if i < shapes.len() { (format!("a{i}"), "1.0", shapes[i]) } else { ("b0".into(), "2.0", (1024, 128)) };
+        rows.push(line(&id, build, shape, ttft * 1.5 + 30.0, 2.0 * tpot));
+    }
+    std::fs::write(&input, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let a = args(&["--calibrate", "deployment"]);
+    let out = tokenfab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Calibrated per deployment") && stdout.contains("4 of 5"), "{stdout}");
+    let cal: Vec<Vec<String>> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    for r in &cal[..shapes.len()] {
+        let (pred, meas): (f64, f64) = (r[2].parse().unwrap(), r[12].parse().unwrap());
+        assert_eq!(r[15], "2", "device scale of {}", r[0]);
+        assert!((pred / meas - 1.0).abs() < 0.02, "{}: {pred} vs {meas}", r[0]);
+    }
+    // One shape only: no calibration, the plain simulation (2 × too fast).
+    assert_eq!(cal[4][15], "");
+    let (pred, meas): (f64, f64) = (cal[4][2].parse().unwrap(), cal[4][12].parse().unwrap());
+    assert!(pred < 0.6 * meas, "{pred} vs {meas}");
+    let a = args(&["--calibrate", "deployment", "--model", "analytic"]);
+    let out = tokenfab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--calibrate"));
+}

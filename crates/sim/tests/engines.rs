@@ -215,3 +215,18 @@ fn reserving_engines_hold_the_draft_slots() {
     assert_eq!(r.counters.requests_completed, 6);
     assert_eq!(r.counters.preemptions, 0);
 }
+
+/// `device_time_scale` multiplies every step's device time (not the host time) and leaves the
+/// schedule alone: the same steps, each slower.
+#[test]
+fn device_time_scale_stretches_steps_not_the_schedule() {
+    let mut s = spec(EngineKind::Vllm, None);
+    s.engine_options.host_overhead_ms = Some(0.0);
+    s.engine_options.host_overhead_per_seq_us = Some(0.0);
+    let base = sim(&s, &closed(4), reqs(8, 500, 200, 0));
+    s.engine_options.device_time_scale = Some(2.0);
+    let slow = sim(&s, &closed(4), reqs(8, 500, 200, 0));
+    assert_eq!(slow.counters.engine_iterations, base.counters.engine_iterations);
+    let ratio = tpot_ms(&slow) / tpot_ms(&base);
+    assert!((ratio - 2.0).abs() < 1e-3, "{ratio}");
+}

@@ -84,6 +84,10 @@ fn bad_scenarios_name_file_and_field() {
         ("", "[deployment.engine_options]\nspeculative_tokens = 3\nspeculative_acceptance = 1.2"),
         &["bad.toml", "engine_options.speculative_acceptance", "between 0 and 1"],
     );
+    check(
+        ("", "[deployment.engine_options]\ndevice_time_scale = 0"),
+        &["bad.toml", "engine_options.device_time_scale", "between 0.1 and 10"],
+    );
     check(("requests = 40", "requests = 40\nworkload = \"builtin:nope\""), &["bad.toml", "load.workload"]);
 }
 

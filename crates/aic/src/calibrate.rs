@@ -185,7 +185,7 @@ mod tests {
     fn request_path_comes_from_the_other_shapes() {
         // Measured TTFT = simulated + 80 ms on shapes 1 and 2; shape 3 measured + 300 ms.
         let mut rows =
-            vec![row("a1", "A", 1024, 128, 10.0), row("a2", "A", 2048, 128, 10.0), row("a3", "A", 4096, 128, 10.0)];
+            [row("a1", "A", 1024, 128, 10.0), row("a2", "A", 2048, 128, 10.0), row("a3", "A", 4096, 128, 10.0)];
         rows[0].ttft_ms = 130.0;
         rows[1].ttft_ms = 130.0;
         rows[2].ttft_ms = 350.0;

@@ -151,25 +151,26 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     }
 }
 
-/// Runs the AIC validation: outcomes per row.
+/// Runs the AIC validation: outcomes per row. `knobs` gets each row's position in `rows`.
 fn predict_rows(
     catalog: &Catalog,
     rows: &[tokenfab_aic::AicRow],
     model: AicModel,
-    knobs: &(dyn Fn(&tokenfab_aic::AicRow) -> tokenfab_aic::SimKnobs + Sync),
+    knobs: &(dyn Fn(usize, &tokenfab_aic::AicRow) -> tokenfab_aic::SimKnobs + Sync),
     label: &str,
 ) -> Vec<Result<tokenfab_aic::Prediction, String>> {
     use rayon::prelude::*;
     let bar = tokenfab_report::Progress::new(rows.len() as u64, label);
     let out = rows
         .par_iter()
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
             let p = tokenfab_aic::map_row(catalog, row).and_then(|dep| match model {
                 AicModel::Analytic => {
                     let profile = tokenfab_aic::EngineProfile::for_backend(&row.backend);
                     tokenfab_aic::predict(catalog, &dep, row.isl, row.osl, row.concurrency, &profile)
                 }
-                AicModel::Sim => tokenfab_aic::predict_simulated(catalog, &dep, row, knobs(row)),
+                AicModel::Sim => tokenfab_aic::predict_simulated(catalog, &dep, row, knobs(i, row)),
             });
             bar.inc(1);
             p
@@ -212,7 +213,7 @@ fn aic_outcomes(
         rows.iter().cloned().zip(preds).map(|(row, prediction)| tokenfab_aic::Outcome { row, prediction }).collect()
     };
     if model == AicModel::Analytic || kernel.is_some() {
-        let knobs = |_: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: kernel, ..base };
+        let knobs = |_, _: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: kernel, ..base };
         let preds = predict_rows(catalog, &rows, model, &knobs, "validate aic");
         let by_kernel = match (model, kernel) {
             (AicModel::Sim, Some(k)) => vec![(k, preds.clone())],
@@ -227,7 +228,8 @@ fn aic_outcomes(
         .enumerate()
         .map(|(g, k)| {
             let label = format!("validate aic (kernel overhead {k}, {}/{})", g + 1, grid.len());
-            let knobs = |_: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: Some(*k), ..base };
+            let knobs =
+                |_, _: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs { kernel_overhead_scale: Some(*k), ..base };
             predict_rows(catalog, &rows, model, &knobs, &label)
         })
         .collect();
@@ -250,18 +252,10 @@ fn calibrate_deployments(
         .into_iter()
         .map(|p| p.map(|p| (run.by_kernel[p.kernel].0, p.device_scale)))
         .collect();
-    // Simulate only the calibrated rows, each with its own pick (looked up by position: the
-    // closure sees the row, so the pick travels with a copy of it keyed by its place).
+    // Simulate only the calibrated rows, each with its own pick.
     let idx: Vec<usize> = (0..run.rows.len()).filter(|&i| picks[i].is_some()).collect();
-    let sub: Vec<tokenfab_aic::AicRow> = idx
-        .iter()
-        .map(|&i| {
-            let mut r = run.rows[i].clone();
-            r.line = i; // position in `run.rows`
-            r
-        })
-        .collect();
-    let knobs = |r: &tokenfab_aic::AicRow| match picks.get(r.line).copied().flatten() {
+    let sub: Vec<tokenfab_aic::AicRow> = idx.iter().map(|&i| run.rows[i].clone()).collect();
+    let knobs = |j: usize, _: &tokenfab_aic::AicRow| match picks[idx[j]] {
         Some((k, s)) => tokenfab_aic::SimKnobs { kernel_overhead_scale: Some(k), device_time_scale: Some(s), ..base },
         None => base,
     };
@@ -400,7 +394,7 @@ fn aic_cv_host(
         .iter()
         .enumerate()
         .map(|(g, h)| {
-            let knobs = |r: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs {
+            let knobs = |_, r: &tokenfab_aic::AicRow| tokenfab_aic::SimKnobs {
                 host: Some(*h),
                 kernel_overhead_scale: kernel(r),
                 ..Default::default()

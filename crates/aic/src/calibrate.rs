@@ -46,41 +46,26 @@ pub struct ShapePick {
 /// row), which then keeps the leave-one-model-out defaults. Ties keep the first grid point
 /// (kernel order as given, then scales ascending), so picks are deterministic.
 pub fn calibrate_tpot(rows: &[AicRow], by_kernel: &[Vec<Result<Prediction, String>>]) -> Vec<Option<ShapePick>> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        groups.entry(deployment_key(r)).or_default().push(i);
-    }
-    let mut out = vec![None; rows.len()];
-    // (deployment, held-out shape) -> pick, computed once per shape.
-    let mut memo: BTreeMap<(String, u32, u32), Option<ShapePick>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let key = deployment_key(r);
-        let members = &groups[&key];
-        let pick = memo.entry((key, r.isl, r.osl)).or_insert_with(|| {
-            let train: Vec<usize> =
-                members.iter().copied().filter(|&j| (rows[j].isl, rows[j].osl) != (r.isl, r.osl)).collect();
-            let mut best: Option<(f64, ShapePick)> = None;
-            for (k, preds) in by_kernel.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = train
-                    .iter()
-                    .filter_map(|&j| preds[j].as_ref().ok().map(|p| (p.tpot_ms, rows[j].tpot_ms)))
-                    .filter(|(p, m)| p.is_finite() && *m > 0.0)
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                for &s in &DEVICE_SCALE_GRID {
-                    let err = pts.iter().map(|&(p, m)| ape(s * p, m)).sum::<f64>() / pts.len() as f64;
-                    if best.as_ref().is_none_or(|b| err < b.0) {
-                        best = Some((err, ShapePick { kernel: k, device_scale: s, trained_on: pts.len() }));
-                    }
+    per_held_out_shape(rows, |train| {
+        let mut best: Option<(f64, ShapePick)> = None;
+        for (k, preds) in by_kernel.iter().enumerate() {
+            let pts: Vec<(f64, f64)> = train
+                .iter()
+                .filter_map(|&j| preds[j].as_ref().ok().map(|p| (p.tpot_ms, rows[j].tpot_ms)))
+                .filter(|(p, m)| p.is_finite() && *m > 0.0)
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            for &s in &DEVICE_SCALE_GRID {
+                let err = pts.iter().map(|&(p, m)| ape(s * p, m)).sum::<f64>() / pts.len() as f64;
+                if best.as_ref().is_none_or(|b| err < b.0) {
+                    best = Some((err, ShapePick { kernel: k, device_scale: s, trained_on: pts.len() }));
                 }
             }
-            best.map(|b| b.1)
-        });
-        out[i] = *pick;
-    }
-    out
+        }
+        best.map(|b| b.1)
+    })
 }
 
 /// For each row, the request-path time (grid of [`request_path_grid`]) that minimizes the TTFT
@@ -90,40 +75,46 @@ pub fn calibrate_tpot(rows: &[AicRow], by_kernel: &[Vec<Result<Prediction, Strin
 /// other shapes' device-time scales were chosen on TPOTs that include the held-out shape's.
 pub fn calibrate_request_path(sims: &[Outcome]) -> Vec<Option<RequestPath>> {
     let grid = request_path_grid();
+    let rows: Vec<AicRow> = sims.iter().map(|o| o.row.clone()).collect();
+    per_held_out_shape(&rows, |train| {
+        let pts: Vec<(f64, u32, u32, f64)> = train
+            .iter()
+            .map(|&j| &sims[j])
+            .filter_map(|x| {
+                x.prediction.as_ref().ok().map(|p| (p.ttft_ms, x.row.isl, first_token_in_flight(&x.row), x.row.ttft_ms))
+            })
+            .filter(|t| t.0.is_finite() && t.3 > 0.0)
+            .collect();
+        if pts.is_empty() {
+            return None;
+        }
+        let mut best: Option<(f64, RequestPath)> = None;
+        for g in &grid {
+            let err = pts.iter().map(|&(s, isl, n, m)| ape(g.ttft_ms(s, isl, n), m)).sum::<f64>() / pts.len() as f64;
+            if best.as_ref().is_none_or(|b| err < b.0) {
+                best = Some((err, *g));
+            }
+        }
+        best.map(|b| b.1)
+    })
+}
+
+/// Leave one shape out: for each row, `choose` on the indices of its deployment's rows with
+/// another (ISL, OSL), evaluated once per (deployment, shape).
+fn per_held_out_shape<T: Copy>(rows: &[AicRow], choose: impl Fn(&[usize]) -> Option<T>) -> Vec<Option<T>> {
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, o) in sims.iter().enumerate() {
-        groups.entry(deployment_key(&o.row)).or_default().push(i);
+    for (i, r) in rows.iter().enumerate() {
+        groups.entry(deployment_key(r)).or_default().push(i);
     }
-    let mut memo: BTreeMap<(String, u32, u32), Option<RequestPath>> = BTreeMap::new();
-    sims.iter()
-        .map(|o| {
-            let key = deployment_key(&o.row);
+    let mut memo: BTreeMap<(String, u32, u32), Option<T>> = BTreeMap::new();
+    rows.iter()
+        .map(|r| {
+            let key = deployment_key(r);
             let members = &groups[&key];
-            *memo.entry((key, o.row.isl, o.row.osl)).or_insert_with(|| {
-                let pts: Vec<(f64, u32, u32, f64)> = members
-                    .iter()
-                    .map(|&j| &sims[j])
-                    .filter(|x| (x.row.isl, x.row.osl) != (o.row.isl, o.row.osl))
-                    .filter_map(|x| {
-                        x.prediction
-                            .as_ref()
-                            .ok()
-                            .map(|p| (p.ttft_ms, x.row.isl, first_token_in_flight(&x.row), x.row.ttft_ms))
-                    })
-                    .filter(|t| t.0.is_finite() && t.3 > 0.0)
-                    .collect();
-                if pts.is_empty() {
-                    return None;
-                }
-                let mut best: Option<(f64, RequestPath)> = None;
-                for g in &grid {
-                    let err =
-                        pts.iter().map(|&(s, isl, n, m)| ape(g.ttft_ms(s, isl, n), m)).sum::<f64>() / pts.len() as f64;
-                    if best.as_ref().is_none_or(|b| err < b.0) {
-                        best = Some((err, *g));
-                    }
-                }
-                best.map(|b| b.1)
+            *memo.entry((key, r.isl, r.osl)).or_insert_with(|| {
+                let train: Vec<usize> =
+                    members.iter().copied().filter(|&j| (rows[j].isl, rows[j].osl) != (r.isl, r.osl)).collect();
+                choose(&train)
             })
         })
         .collect()

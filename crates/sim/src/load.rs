@@ -288,7 +288,11 @@ impl Iterator for SyntheticIter {
             let g = self.lengths.random_range(0..p.groups) as u64;
             input = input.max(p.tokens + 1);
             let n = p.tokens / PREFIX_BLOCK_TOKENS;
-            PrefixBlocks { block_tokens: PREFIX_BLOCK_TOKENS, ids: (0..n as u64).map(|j| (g << 32) | j).collect() }
+            PrefixBlocks {
+                block_tokens: PREFIX_BLOCK_TOKENS,
+                ids: (0..n as u64).map(|j| (g << 32) | j).collect(),
+                unique_tail: 0,
+            }
         });
         let id = self.next_id;
         self.next_id += 1;

@@ -24,6 +24,11 @@ pub(crate) struct Req {
     pub output: u32,
     /// Chained prefix-block hashes and tokens per block.
     pub prefix: Option<(Box<[u64]>, u32)>,
+    /// Leading prefix blocks other requests may share; the rest (the workload's unique tail) is
+    /// cached as capacity-only entries that no lookup searches (see [`PrefixCache`]).
+    pub prefix_shared: u32,
+    /// The unique tail went into a lookup table after a preemption: cache all of it from now on.
+    pub prefix_adopted: bool,
     pub first_token_ns: u64,
     pub last_token_ns: u64,
     pub finish_ns: u64,
@@ -57,6 +62,9 @@ struct Seq {
     live: bool,
     /// Leading prefix blocks found in the cache at admission (already cached: not re-inserted).
     prefix_matched: u32,
+    /// Stamp of the first capacity-only entry of the request's unique tail, cached when its
+    /// prefill finished here (0: none).
+    tail_stamp: u64,
 }
 
 /// What a step did, for the simulation loop to apply.
@@ -76,11 +84,20 @@ pub(crate) struct StepOutcome {
 }
 
 /// Cached prefix blocks with least-recently-used eviction. Each entry carries a unique use
-/// stamp; when the table grows 25 % past its capacity the oldest entries are evicted in one
+/// stamp; when the cache grows 25 % past its capacity the oldest entries are evicted in one
 /// batch (amortized O(1) per block, deterministic because stamps are unique).
+///
+/// Blocks that no other request can share (a request's unique tail, as the workload marks it)
+/// still fill the cache and age out like the others, but only their stamps are kept, in
+/// `phantoms`, oldest first: no lookup could find them. When the only request that could
+/// (its own recompute after a preemption) needs them, [`PrefixCache::adopt`] moves the ones
+/// still cached into the table with their stamps, so the cache's contents and every hit are
+/// those of a single table holding every block.
 #[derive(Debug, Clone, Default)]
 struct PrefixCache {
     map: HashMap<u64, u64, BuildHasherDefault<FxHasher>>,
+    /// Stamps of cached unique-tail blocks, ascending.
+    phantoms: VecDeque<u64>,
     clock: u64,
     cap: usize,
     /// Scratch space for eviction (kept to avoid an allocation per eviction round).
@@ -105,20 +122,41 @@ impl PrefixCache {
     fn probe(&self, hashes: &[u64]) -> usize {
         hashes.iter().take_while(|h| self.map.contains_key(h)).count()
     }
-    fn insert(&mut self, hashes: &[u64]) {
+    /// Caches `hashes`: the first `lookup` in the table, the rest as capacity-only entries.
+    /// Returns the stamp of the first capacity-only entry (0 when there is none).
+    fn insert(&mut self, hashes: &[u64], lookup: usize) -> u64 {
         if self.cap == 0 {
-            return;
+            return 0;
         }
-        for h in hashes {
+        let lookup = lookup.min(hashes.len());
+        for h in &hashes[..lookup] {
             self.clock += 1;
             self.map.insert(*h, self.clock);
         }
-        if self.map.len() > self.cap + self.cap / 4 {
+        let tail = (hashes.len() - lookup) as u64;
+        let first = if tail > 0 { self.clock + 1 } else { 0 };
+        self.phantoms.extend(self.clock + 1..=self.clock + tail);
+        self.clock += tail;
+        if self.map.len() + self.phantoms.len() > self.cap + self.cap / 4 {
             self.stamps.clear();
             self.stamps.extend(self.map.values().copied());
+            self.stamps.extend(self.phantoms.iter().copied());
             let cut = self.stamps.len() - self.cap;
             let (_, &mut oldest_kept, _) = self.stamps.select_nth_unstable(cut);
             self.map.retain(|_, t| *t >= oldest_kept);
+            let gone = self.phantoms.partition_point(|&t| t < oldest_kept);
+            self.phantoms.drain(..gone);
+        }
+        first
+    }
+    /// Moves the capacity-only entries stamped `first..first + tail.len()` (the blocks `tail`,
+    /// in order) that are still cached into the table, keeping their stamps.
+    fn adopt(&mut self, first: u64, tail: &[u64]) {
+        let end = first + tail.len() as u64;
+        let a = self.phantoms.partition_point(|&t| t < first);
+        let b = self.phantoms.partition_point(|&t| t < end);
+        for t in self.phantoms.drain(a..b) {
+            self.map.insert(tail[(t - first) as usize], t);
         }
     }
 }
@@ -379,6 +417,13 @@ impl Replica {
             if s.decoding { s.out_at_start + (self.dec_step - s.start_step) as u32 } else { reqs[r as usize].out_done };
         self.release(si);
         let q = &mut reqs[r as usize];
+        if s.tail_stamp != 0
+            && let Some((h, _)) = &q.prefix
+        {
+            // The recompute may hit its own unique tail: make it findable.
+            self.prefix.adopt(s.tail_stamp, &h[(q.prefix_shared as usize).min(h.len())..]);
+            q.prefix_adopted = true;
+        }
         q.out_done = out_now;
         q.preemptions += 1;
         q.kv_ready = false;
@@ -538,6 +583,7 @@ impl Replica {
             generation: 0,
             live: true,
             prefix_matched: self.last_prefix_matched,
+            tail_stamp: 0,
         });
         self.last_prefix_matched = 0;
         self.running.insert((self.admit_no, si));
@@ -593,7 +639,10 @@ impl Replica {
             if let (Some((h, _)), true) = (&q.prefix, self.profile.prefix_caching) {
                 // Blocks matched at admission are cached (and were touched) already; a prefix
                 // evicted since then is simply not re-inserted (an approximation).
-                self.prefix.insert(&h[skip.min(h.len())..]);
+                let skip = skip.min(h.len());
+                let lookup = if q.prefix_adopted { h.len() } else { q.prefix_shared as usize };
+                let t = self.prefix.insert(&h[skip..], lookup.saturating_sub(skip));
+                self.seqs[si as usize].tail_stamp = t;
             }
             out.prefilled.push(r);
             let (out_done, output) = (q.out_done, q.output);
@@ -630,5 +679,37 @@ impl Replica {
     /// Used (or reserved) blocks now.
     pub fn used_blocks(&self) -> u64 {
         self.total_blocks - self.free_blocks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrefixCache;
+
+    #[test]
+    fn capacity_only_entries_fill_the_cache_age_out_and_can_be_adopted() {
+        let mut c = PrefixCache { cap: 8, ..Default::default() };
+        // Block 10 is findable; 11, 12, 13 (stamps 2, 3, 4) only take room.
+        assert_eq!(c.insert(&[10, 11, 12, 13], 1), 2);
+        assert_eq!((c.map.len(), c.phantoms.len()), (1, 3));
+        assert_eq!(c.probe(&[10, 11]), 1);
+        // 10 entries: not yet over 8 + 8/4.
+        assert_eq!(c.insert(&[20, 21, 22, 23, 24, 25], 0), 5);
+        assert_eq!(c.map.len() + c.phantoms.len(), 10);
+        // The 11th evicts the 3 oldest (stamps 1–3: block 10 and the first two of the tail).
+        assert_eq!(c.insert(&[30], 1), 0);
+        assert_eq!(c.map.len() + c.phantoms.len(), 8);
+        assert_eq!(c.probe(&[10]), 0);
+        // Adopting the tail moves only what is still cached (block 13, stamp 4).
+        c.adopt(2, &[11, 12, 13]);
+        assert_eq!(c.probe(&[13]), 1);
+        assert_eq!(c.probe(&[12]), 0);
+        assert_eq!(c.map[&13], 4);
+        assert_eq!(c.map.len() + c.phantoms.len(), 8);
+        // Touching 13 makes it the newest: the next eviction keeps it over older tails.
+        assert_eq!(c.matched(&[13]), 1);
+        c.insert(&[40, 41, 42], 0);
+        assert_eq!(c.probe(&[13]), 1);
+        assert_eq!(c.map.len() + c.phantoms.len(), 8);
     }
 }

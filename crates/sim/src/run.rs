@@ -280,6 +280,7 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             .as_ref()
             .filter(|p| !p.ids.is_empty() && p.block_tokens > 0)
             .map(|p| (chains.hashes(memo_key, &p.ids), p.block_tokens));
+        let prefix_shared = r.prefix.as_ref().map_or(0, |p| p.ids.len().saturating_sub(p.unique_tail as usize)) as u32;
         self.reqs.push(Req {
             id: r.id,
             class: r.class,
@@ -287,6 +288,8 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             input: r.input_tokens.max(1),
             output: r.output_tokens.max(1),
             prefix,
+            prefix_shared,
+            prefix_adopted: false,
             first_token_ns: NONE,
             last_token_ns: NONE,
             finish_ns: NONE,

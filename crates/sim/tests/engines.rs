@@ -86,7 +86,8 @@ fn prefix_aware_routing_finds_cached_prefixes() {
     let mut r = reqs(400, 2500, 50, 20_000_000);
     for (i, q) in r.iter_mut().enumerate() {
         let g = (i % 3) as u64;
-        q.prefix = Some(PrefixBlocks { block_tokens: 16, ids: (0..125).map(|j| g * 1000 + j).collect() });
+        q.prefix =
+            Some(PrefixBlocks { block_tokens: 16, ids: (0..125).map(|j| g * 1000 + j).collect(), unique_tail: 0 });
     }
     let spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 4);
     let hits = |policy| {

@@ -72,6 +72,12 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn build(c: &Case) -> (Deployment, SimConfig, Vec<Request>) {
+    build_tails(c, None)
+}
+
+/// As [`build`]; with `tails`, every prompt's blocks after its group's (all of them without a
+/// group) are its own, declared as its unique tail when `tails` is `Some(true)`.
+fn build_tails(c: &Case, tails: Option<bool>) -> (Deployment, SimConfig, Vec<Request>) {
     let cat = Catalog::builtin();
     let mut spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, c.replicas);
     spec.engine = c.engine;
@@ -108,10 +114,27 @@ fn build(c: &Case) -> (Deployment, SimConfig, Vec<Request>) {
             class: 0,
             session: None,
             turn: 0,
-            prefix: prefix.map(|g| PrefixBlocks {
-                block_tokens: 16,
-                ids: (0..(input / 16).min(40) as u64).map(|j| g * 1000 + j).collect(),
-            }),
+            prefix: match tails {
+                None => prefix.map(|g| PrefixBlocks {
+                    block_tokens: 16,
+                    ids: (0..(input / 16).min(40) as u64).map(|j| g * 1000 + j).collect(),
+                    unique_tail: 0,
+                }),
+                Some(declared) => {
+                    let n = input.div_ceil(16) as u64;
+                    let shared = prefix.map_or(0, |_| (n / 2).min(40));
+                    let g = prefix.unwrap_or(0);
+                    let ids: Vec<u64> = (0..shared)
+                        .map(|j| g * 1000 + j)
+                        .chain((shared..n).map(|j| (1 + i as u64) << 20 | j))
+                        .collect();
+                    Some(PrefixBlocks {
+                        block_tokens: 16,
+                        ids,
+                        unique_tail: if declared { (n - shared) as u32 } else { 0 },
+                    })
+                }
+            },
         })
         .collect();
     let cfg = SimConfig {
@@ -155,6 +178,21 @@ proptest! {
         if c.disagg {
             prop_assert_eq!(res.counters.kv_transfers, reqs.iter().filter(|r| r.output_tokens > 1).count() as u64);
         }
+    }
+
+    /// Declaring unique tails (kept as capacity-only cache entries) changes no result, also
+    /// when preempted requests recompute over their own tails and the cache evicts.
+    #[test]
+    fn declared_unique_tails_change_nothing(c in case()) {
+        let c = Case { prefix_caching: true, ..c };
+        let (dep, cfg, with) = build_tails(&c, Some(true));
+        let (_, _, without) = build_tails(&c, Some(false));
+        let a = run(&cfg, &dep, with.into_iter(), 5).unwrap();
+        let b = run(&cfg, &dep, without.into_iter(), 5).unwrap();
+        prop_assert_eq!(&a.records, &b.records);
+        let sa = serde_json::to_string(&a.summary(&cfg.slos, 1.5, 1.3)).unwrap();
+        let sb = serde_json::to_string(&b.summary(&cfg.slos, 1.5, 1.3)).unwrap();
+        prop_assert_eq!(sa, sb);
     }
 
     #[test]

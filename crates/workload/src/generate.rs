@@ -207,11 +207,14 @@ impl Generator {
         let total = input_tokens.div_ceil(b) as usize;
         let mut ids = Vec::with_capacity(total);
         ids.extend_from_slice(&keep[..keep.len().min(total)]);
+        let fresh = total - ids.len();
         while ids.len() < total {
             ids.push(self.next_block_id);
             self.next_block_id += 1;
         }
-        PrefixBlocks { block_tokens: self.block_tokens, ids }
+        // Fresh ids are this request's own; a continuing conversation narrows this to the blocks
+        // its next turn does not keep.
+        PrefixBlocks { block_tokens: self.block_tokens, ids, unique_tail: fresh as u32 }
     }
 
     /// A fresh request of class `ci` at `at_ns`; returns the request and, for a conversation that
@@ -251,7 +254,7 @@ impl Generator {
             }
         };
         let keep = std::mem::take(&mut self.classes[ci].system_ids);
-        let prefix = self.prefix(&keep, input_tokens);
+        let mut prefix = self.prefix(&keep, input_tokens);
         self.classes[ci].system_ids = keep;
         let session = if kind == TaskKind::Chat {
             let id = self.next_session;
@@ -264,7 +267,10 @@ impl Generator {
                 history_tokens: input_tokens + output_tokens,
                 keep: prefix.ids[..(input_tokens / self.block_tokens as u64) as usize].to_vec(),
             };
-            self.schedule_next(s, at_ns, output_tokens);
+            let kept = s.keep.len();
+            if self.schedule_next(s, at_ns, output_tokens) {
+                prefix.unique_tail = prefix.unique_tail.min((prefix.ids.len() - kept) as u32);
+            }
             Some(id)
         } else {
             None
@@ -272,16 +278,18 @@ impl Generator {
         self.emit(at_ns, input_tokens, output_tokens, ci as u16, session, 0, prefix)
     }
 
-    fn schedule_next(&mut self, s: Session, at_ns: u64, output_tokens: u64) {
+    /// Schedules the conversation's next turn, if it continues (returns whether it does).
+    fn schedule_next(&mut self, s: Session, at_ns: u64, output_tokens: u64) -> bool {
         let c = &self.classes[s.class as usize];
         if self.rng.random::<f64>() >= c.p_continue {
-            return;
+            return false;
         }
         let think = if c.think_time_s > 0.0 { -c.think_time_s * (1.0 - self.rng.random::<f64>()).ln() } else { 0.0 };
         let busy = c.ttft_s + output_tokens as f64 * c.turn_time_s_per_output_token;
         let at = at_ns.saturating_add(s_to_ns(busy + think)).max(at_ns + 1);
         self.seq += 1;
         self.pending.push(Reverse(Pending { at_ns: at, seq: self.seq, session: s }));
+        true
     }
 
     fn follow_up(&mut self, p: Pending) -> Option<Request> {
@@ -294,13 +302,15 @@ impl Generator {
             return None; // The conversation outgrew the context: it ends here.
         }
         let output_tokens = round1(out * s.fertility);
-        let prefix = self.prefix(&s.keep, input_tokens);
+        let mut prefix = self.prefix(&s.keep, input_tokens);
         s.turn += 1;
         s.history_tokens = input_tokens + output_tokens;
         s.keep.clear();
         s.keep.extend_from_slice(&prefix.ids[..(input_tokens / self.block_tokens as u64) as usize]);
-        let (id, turn, class) = (s.id, s.turn, s.class);
-        self.schedule_next(s, p.at_ns, output_tokens);
+        let (id, turn, class, kept) = (s.id, s.turn, s.class, s.keep.len());
+        if self.schedule_next(s, p.at_ns, output_tokens) {
+            prefix.unique_tail = prefix.unique_tail.min((prefix.ids.len() - kept) as u32);
+        }
         Some(self.emit(p.at_ns, input_tokens, output_tokens, class, Some(id), turn, prefix))
     }
 

@@ -74,6 +74,16 @@ pub struct PrefixBlocks {
     pub block_tokens: u32,
     /// Block hash ids, in prompt order.
     pub ids: Vec<u64>,
+    /// Trailing blocks of `ids` that no other request shares (fresh ids the generator will never
+    /// hand out again). A simulator may keep them out of its lookup structures, though they still
+    /// occupy cache capacity. 0, the default and the value every trace reader gives, claims
+    /// nothing: any block may be shared.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unique_tail: u32,
+}
+
+fn is_zero(x: &u32) -> bool {
+    *x == 0
 }
 
 /// One inference request: the canonical record every reader and generator produces.

@@ -1,11 +1,14 @@
 //! The native trace format (CSV or JSONL), written by `tokenfab workload gen` and read back by
 //! [`crate::readers::TraceReader`].
 //!
-//! CSV header (fixed order): `id,arrival_ns,input_tokens,output_tokens,class,session,turn,block_tokens,prefix_ids`
+//! CSV header (fixed order):
+//! `id,arrival_ns,input_tokens,output_tokens,class,session,turn,block_tokens,prefix_ids,prefix_unique_tail`
 //! - `session`: empty when the request belongs to no conversation.
 //! - `block_tokens`, `prefix_ids`: empty when there are no prefix blocks; otherwise `prefix_ids` lists
 //!   block ids as space-separated runs, `a-b` for the consecutive ids a..=b and `a` for one id
 //!   (`0-61 900-903` = 0, 1, …, 61, 900, …, 903). Runs keep multi-turn prefixes compact.
+//! - `prefix_unique_tail`: [`crate::PrefixBlocks::unique_tail`], empty for 0. Optional on input:
+//!   files written before it existed read as 0.
 //!
 //! JSONL: one [`crate::Request`] per line as serde writes it:
 //! `{"id":0,"arrival_ns":1,"input_tokens":2,"output_tokens":3,"class":0,"session":null,"turn":0,"prefix":null}`.
@@ -14,7 +17,8 @@ use crate::{PrefixBlocks, Request};
 use std::io::Write;
 
 /// The native CSV header line (without newline).
-pub const CSV_HEADER: &str = "id,arrival_ns,input_tokens,output_tokens,class,session,turn,block_tokens,prefix_ids";
+pub const CSV_HEADER: &str =
+    "id,arrival_ns,input_tokens,output_tokens,class,session,turn,block_tokens,prefix_ids,prefix_unique_tail";
 
 /// Which native flavour to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +60,12 @@ impl<W: Write> NativeWriter<W> {
                 if let Some(p) = &r.prefix {
                     let _ = write!(l, "{},", p.block_tokens);
                     encode_ids(&p.ids, l);
-                } else {
                     l.push(',');
+                    if p.unique_tail > 0 {
+                        let _ = write!(l, "{}", p.unique_tail);
+                    }
+                } else {
+                    l.push_str(",,");
                 }
                 l.push('\n');
                 self.out.write_all(self.line.as_bytes())
@@ -121,14 +129,38 @@ pub fn decode_ids(text: &str, max_ids: usize) -> Result<Vec<u64>, String> {
     Ok(ids)
 }
 
-/// Convenience: prefix blocks from the two CSV cells.
-pub(crate) fn prefix_from_cells(block: &str, ids: &str, max_ids: usize) -> Result<Option<PrefixBlocks>, String> {
+/// Convenience: prefix blocks from the CSV cells (`tail` empty when the column is absent).
+pub(crate) fn prefix_from_cells(
+    block: &str,
+    ids: &str,
+    tail: &str,
+    max_ids: usize,
+) -> Result<Option<PrefixBlocks>, String> {
     if block.is_empty() && ids.is_empty() {
+        if !tail.is_empty() {
+            return Err(format!("prefix_unique_tail {tail:?} without prefix blocks"));
+        }
         return Ok(None);
     }
     let block_tokens: u32 =
         block.parse().map_err(|_| format!("block_tokens {block:?} is not a non-negative integer"))?;
-    Ok(Some(PrefixBlocks { block_tokens, ids: decode_ids(ids, max_ids)? }))
+    let ids = decode_ids(ids, max_ids)?;
+    let unique_tail = if tail.is_empty() {
+        0
+    } else {
+        tail.parse().map_err(|_| format!("prefix_unique_tail {tail:?} is not a non-negative integer"))?
+    };
+    let p = PrefixBlocks { block_tokens, ids, unique_tail };
+    check_unique_tail(&p)?;
+    Ok(Some(p))
+}
+
+/// A unique tail cannot be longer than the prefix.
+pub(crate) fn check_unique_tail(p: &PrefixBlocks) -> Result<(), String> {
+    if p.unique_tail as usize > p.ids.len() {
+        return Err(format!("prefix_unique_tail {} exceeds the {} prefix ids", p.unique_tail, p.ids.len()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use crate::arrival::{ArrivalGen, ArrivalSpec};
 use crate::dist::{LengthDist, LengthSampler, ln_gamma};
 use crate::error::WorkloadError;
-use crate::native::prefix_from_cells;
+use crate::native::{check_unique_tail, prefix_from_cells};
 use crate::{PrefixBlocks, Request};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -253,6 +253,7 @@ struct Columns {
     turn: Option<usize>,
     block: Option<usize>,
     ids: Option<usize>,
+    tail: Option<usize>,
     min_fields: usize,
 }
 
@@ -468,6 +469,9 @@ impl<R: BufRead> TraceReader<R> {
             }
             Format::NativeJsonl => {
                 let r: Request = serde_json::from_str(line).map_err(|e| format!("not a native JSONL request: {e}"))?;
+                if let Some(p) = &r.prefix {
+                    check_unique_tail(p)?;
+                }
                 Ok(Some(Row {
                     t_ns: Some(r.arrival_ns as i128),
                     input: r.input_tokens,
@@ -560,7 +564,8 @@ impl<R: BufRead> TraceReader<R> {
                     }
                 }
                 if let (Some(b), Some(i)) = (c.block, c.ids) {
-                    prefix = prefix_from_cells(f(b), f(i), self.opts.max_prefix_ids)?;
+                    let tail = c.tail.map_or("", f);
+                    prefix = prefix_from_cells(f(b), f(i), tail, self.opts.max_prefix_ids)?;
                 }
             }
             _ => {}
@@ -756,11 +761,12 @@ fn header_columns(format: Format, header: &str, line: u64) -> Result<Columns, Wo
             turn: find("turn"),
             block: find("block_tokens"),
             ids: find("prefix_ids"),
+            tail: find("prefix_unique_tail"),
             ..Columns::default()
         },
         _ => unreachable!("headerless formats have no header"),
     };
-    c.min_fields = [Some(c.input), Some(c.output), c.t, c.session, c.model, c.class, c.turn, c.block, c.ids]
+    c.min_fields = [Some(c.input), Some(c.output), c.t, c.session, c.model, c.class, c.turn, c.block, c.ids, c.tail]
         .into_iter()
         .flatten()
         .max()
@@ -807,7 +813,7 @@ fn parse_json_row(format: Format, line: &str, max_ids: usize) -> Result<Row, Str
     };
     let prefix = match j.hash_ids {
         Some(ids) if ids.len() > max_ids => return Err(format!("more than {max_ids} hash_ids")),
-        Some(ids) => Some(PrefixBlocks { block_tokens: block, ids }),
+        Some(ids) => Some(PrefixBlocks { block_tokens: block, ids, unique_tail: 0 }),
         None => None,
     };
     Ok(Row { t_ns: Some(t_ns), input, output, class: 0, session: None, turn: None, prefix })
@@ -842,7 +848,7 @@ fn parse_qwen_row(line: &str, max_ids: usize) -> Result<(Row, u64, Option<u64>, 
     let class = QWEN_TYPES.iter().position(|t| *t == j.kind).unwrap_or(QWEN_TYPES.len()) as u16;
     let prefix = match j.hash_ids {
         Some(ids) if ids.len() > max_ids => return Err(format!("more than {max_ids} hash_ids")),
-        Some(ids) => Some(PrefixBlocks { block_tokens: 16, ids }),
+        Some(ids) => Some(PrefixBlocks { block_tokens: 16, ids, unique_tail: 0 }),
         None => None,
     };
     let row = Row {

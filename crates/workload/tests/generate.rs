@@ -125,6 +125,34 @@ fn chat_history_grows_and_is_reused_as_prefix() {
 }
 
 #[test]
+fn unique_tails_are_never_shared_and_the_rest_is_claimed_only_where_shared() {
+    let s = WorkloadSpec::builtin("assistant").unwrap();
+    let reqs: Vec<Request> = s.generate(5).unwrap().take(60_000).collect();
+    // Every block id, with the number of requests whose prompt holds it.
+    let mut uses: std::collections::BTreeMap<u64, u32> = Default::default();
+    for r in &reqs {
+        for &id in &r.prefix.as_ref().unwrap().ids {
+            *uses.entry(id).or_default() += 1;
+        }
+    }
+    let (mut tail, mut total, mut tailed) = (0usize, 0usize, 0usize);
+    for r in &reqs {
+        let p = r.prefix.as_ref().unwrap();
+        let u = p.unique_tail as usize;
+        assert!(u <= p.ids.len(), "request {}: tail {u} of {} blocks", r.id, p.ids.len());
+        for &id in &p.ids[p.ids.len() - u..] {
+            assert_eq!(uses[&id], 1, "request {}: block {id} of its unique tail is shared", r.id);
+        }
+        tail += u;
+        total += p.ids.len();
+        tailed += (u > 0) as usize;
+    }
+    // The tail is not trivially empty: non-chat prompts and last turns are mostly their own.
+    let frac = tail as f64 / total as f64;
+    assert!(frac > 0.2 && tailed > reqs.len() / 2, "unique tail {frac:.3} of blocks, {tailed} requests");
+}
+
+#[test]
 fn same_seed_same_stream_different_seed_different_stream() {
     let s = WorkloadSpec::builtin("assistant").unwrap();
     let a: Vec<Request> = s.generate(7).unwrap().take(2_000).collect();

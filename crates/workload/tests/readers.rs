@@ -147,7 +147,19 @@ fn malformed_rows_name_their_line_and_lenient_mode_counts_them() {
             1,
         ),
         ("0,1.0,1.0,Gamma,1.0,1.0\n600,1.0,1.0,Pareto,1.0,1.0\n", 2, "family", -1),
-        (&format!("{}\n0,5,10,2,0,,0,16,3-1\n", tokenfab_workload::native::CSV_HEADER), 2, "backwards", 0),
+        (&format!("{}\n0,5,10,2,0,,0,16,3-1,\n", tokenfab_workload::native::CSV_HEADER), 2, "backwards", 0),
+        (
+            &format!("{}\n0,5,10,2,0,,0,16,0-3,\n1,6,10,2,0,,0,16,0-3,5\n", tokenfab_workload::native::CSV_HEADER),
+            3,
+            "exceeds the 4",
+            1,
+        ),
+        (
+            "{\"id\":0,\"arrival_ns\":1,\"input_tokens\":2,\"output_tokens\":3,\"class\":0,\"session\":null,\"turn\":0,\"prefix\":{\"block_tokens\":16,\"ids\":[1],\"unique_tail\":2}}\n",
+            1,
+            "exceeds the 1",
+            0,
+        ),
         (
             "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n5,ChatGPT,4,1,5,x\n6,ChatGPT,4,,5,x\n",
             3,
@@ -192,6 +204,15 @@ fn round_trip(reqs: &[Request], format: NativeFormat) -> Vec<Request> {
 }
 
 #[test]
+fn native_csv_without_the_unique_tail_column_reads_as_no_tail() {
+    let text =
+        "id,arrival_ns,input_tokens,output_tokens,class,session,turn,block_tokens,prefix_ids\n0,5,40,2,0,,0,16,0-2\n";
+    let (v, _) = read(text, None, false);
+    let p = v[0].as_ref().unwrap().prefix.clone().unwrap();
+    assert_eq!((p.ids, p.unique_tail), (vec![0, 1, 2], 0));
+}
+
+#[test]
 fn native_csv_and_jsonl_round_trip_generated_requests() {
     let spec = WorkloadSpec::builtin("assistant").unwrap();
     let reqs: Vec<Request> = spec.generate(5).unwrap().take(3_000).collect();
@@ -204,7 +225,7 @@ proptest! {
     fn native_csv_round_trips_arbitrary_requests(
         rows in proptest::collection::vec(
             (0u64..1_000_000, any::<u32>(), any::<u32>(), any::<u16>(), proptest::option::of(any::<u64>()), any::<u32>(),
-             proptest::option::of((1u32..1024, proptest::collection::vec(0u64..50, 0..20)))),
+             proptest::option::of((1u32..1024, proptest::collection::vec(0u64..50, 0..20), any::<u32>()))),
             1..30)
     ) {
         let mut t = 0;
@@ -212,7 +233,10 @@ proptest! {
             t += dt;
             Request {
                 id: i as u64, arrival_ns: t, input_tokens: a, output_tokens: b, class: c, session: s, turn,
-                prefix: p.map(|(block_tokens, ids)| tokenfab_workload::PrefixBlocks { block_tokens, ids }),
+                prefix: p.map(|(block_tokens, ids, u)| {
+                    let unique_tail = u % (ids.len() as u32 + 1);
+                    tokenfab_workload::PrefixBlocks { block_tokens, ids, unique_tail }
+                }),
             }
         }).collect();
         prop_assert_eq!(round_trip(&reqs, NativeFormat::Csv), reqs.clone());

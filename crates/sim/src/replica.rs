@@ -138,10 +138,12 @@ impl PrefixCache {
         self.phantoms.extend(self.clock + 1..=self.clock + tail);
         self.clock += tail;
         if self.map.len() + self.phantoms.len() > self.cap + self.cap / 4 {
+            // The oldest kept entry has rank `cut` among all stamps. The phantoms are sorted, so
+            // only their first `cut + 1` can rank that low: select among those and the table's.
+            let cut = self.map.len() + self.phantoms.len() - self.cap;
             self.stamps.clear();
             self.stamps.extend(self.map.values().copied());
-            self.stamps.extend(self.phantoms.iter().copied());
-            let cut = self.stamps.len() - self.cap;
+            self.stamps.extend(self.phantoms.iter().take(cut + 1).copied());
             let (_, &mut oldest_kept, _) = self.stamps.select_nth_unstable(cut);
             self.map.retain(|_, t| *t >= oldest_kept);
             let gone = self.phantoms.partition_point(|&t| t < oldest_kept);

@@ -313,7 +313,7 @@ fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
          others; no TTFT of the held-out shape is used) when those shapes have at least two prompt lengths; with one, the\n\
          fixed and per-prompt-token times cannot be told apart and the leave-one-model-out request path is kept. (Fitting\n\
          whenever another shape exists gave 37.8 % TTFT MAPE here, 71.4 % on B300; this rule was chosen after measuring\n\
-         that and two alternatives on these rows, see `calibrate_request_path`.) Deployments measured at one shape keep\n\
+         that and three alternatives on these rows, see `calibrate_request_path`.) Deployments measured at one shape keep\n\
          the constants above.\n"
     );
     let _ =

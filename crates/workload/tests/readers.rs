@@ -154,6 +154,7 @@ fn malformed_rows_name_their_line_and_lenient_mode_counts_them() {
             "exceeds the 4",
             1,
         ),
+        (&format!("{}\n0,5,10,2,0,,0,,,3\n", tokenfab_workload::native::CSV_HEADER), 2, "without prefix blocks", 0),
         (
             "{\"id\":0,\"arrival_ns\":1,\"input_tokens\":2,\"output_tokens\":3,\"class\":0,\"session\":null,\"turn\":0,\"prefix\":{\"block_tokens\":16,\"ids\":[1],\"unique_tail\":2}}\n",
             1,

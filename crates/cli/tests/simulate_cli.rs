@@ -53,6 +53,34 @@ fn default_writes_outputs_and_is_byte_identical() {
 }
 
 #[test]
+fn timing_records_each_parallel_group_and_core_estimates() {
+    let d = tmp("timing");
+    let f = repo().join("examples/sim-assistant-workload.toml");
+    let o = tokenfab(&["simulate", "--scenario", f.to_str().unwrap(), "--out", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("timing.json")).unwrap()).unwrap();
+    let groups: Vec<f64> = t["group_wall_s"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(groups.len(), 2, "the example runs two parallel groups");
+    assert!(groups.iter().all(|&g| g > 0.0));
+    let (wall, serial) = (t["wall_s"].as_f64().unwrap(), t["serial_s"].as_f64().unwrap());
+    assert!(serial >= 0.0 && serial < wall);
+    assert!(groups.iter().all(|&g| g <= wall));
+    let est: Vec<(u64, f64)> = t["estimated_wall_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["cores"].as_u64().unwrap(), e["wall_s"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(est.first().unwrap().0, 1);
+    let sum: f64 = groups.iter().sum();
+    assert!((est[0].1 - (sum + serial)).abs() < 1e-9, "one core runs the groups in turn");
+    let max = groups.iter().copied().fold(0.0, f64::max);
+    assert!((est.last().unwrap().1 - (max + serial)).abs() < 1e-9, "many cores: the longest group");
+    assert!(est.windows(2).all(|w| w[1].1 <= w[0].1), "more cores never take longer: {est:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn check_determinism_with_parallel_groups() {
     let f = repo().join("examples/sim-assistant-workload.toml");
     let o = tokenfab(&["simulate", "--scenario", f.to_str().unwrap(), "--check-determinism"]);

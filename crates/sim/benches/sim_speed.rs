@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 use tokenfab_catalog::Catalog;
-use tokenfab_sim::scenario::{Resolved, Scenario};
+use tokenfab_sim::scenario::{GroupEvent, Resolved, Scenario, estimate_wall_s};
 use tokenfab_sim::{Arrivals, Deployment, DeploymentSpec, SimConfig, run};
 use tokenfab_workload::Request;
 
@@ -46,10 +46,32 @@ fn main() {
     let r = Resolved::new("builtin:fleet-hour", &s, &cat).expect("resolve");
     let t = Instant::now();
     let cap = r.probe_capacity_rps(1, None).expect("probe");
-    println!("fleet-hour capacity probe (one group): {cap:.1} req/s in {:.2} s", t.elapsed().as_secs_f64());
+    let probe_s = t.elapsed().as_secs_f64();
+    println!("fleet-hour capacity probe (one group): {cap:.1} req/s in {probe_s:.2} s");
     let t = Instant::now();
-    let (res, info) = r.execute(1, None, &|| {}).expect("fleet-hour");
+    let spans = std::sync::Mutex::new(Vec::new());
+    let on_group = |e: GroupEvent| {
+        if let Ok(mut v) = spans.lock() {
+            v.push((e, Instant::now()));
+        }
+    };
+    let (res, info) = r.execute(1, None, &on_group).expect("fleet-hour");
     let dt = t.elapsed().as_secs_f64();
+    let spans = spans.into_inner().expect("timing lock");
+    let mut group_s = Vec::new();
+    for &(e, end) in &spans {
+        if let GroupEvent::Finished(g) = e
+            && let Some(&(_, start)) = spans.iter().find(|(s, _)| *s == GroupEvent::Started(g))
+        {
+            group_s.push(end.duration_since(start).as_secs_f64());
+        }
+    }
+    // Before the first group starts (capacity probe) and after the last finishes (merge).
+    let span = match (spans.iter().map(|s| s.1).min(), spans.iter().map(|s| s.1).max()) {
+        (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+        _ => 0.0,
+    };
+    let serial_s = (dt - span).max(0.0);
     println!(
         "builtin:fleet-hour: {} chips, {} requests, {} engine iterations, {} step-model evaluations, {} preemptions, {:.1} M iterations/s, capacity {:.0} req/s, offered {:.0} req/s, wall {dt:.2} s ({} threads)",
         res.chips,
@@ -61,5 +83,14 @@ fn main() {
         info.capacity_requests_per_s.unwrap_or(0.0),
         info.offered_requests_per_s.unwrap_or(0.0),
         rayon::current_num_threads()
+    );
+    println!(
+        "builtin:fleet-hour groups: {} taking {:.1} s in all (longest {:.2} s); estimated wall on 16 cores {:.1} s \
+         (greedy schedule of these group times plus the serial {:.2} s of probe and merge; an estimate, not a measurement)",
+        group_s.len(),
+        group_s.iter().sum::<f64>(),
+        group_s.iter().copied().fold(0.0, f64::max),
+        estimate_wall_s(&group_s, serial_s, 16),
+        serial_s,
     );
 }

@@ -539,13 +539,14 @@ impl Resolved {
     }
 
     /// Runs every group (in parallel with rayon) and merges the results. `trace` holds the
-    /// requests of a trace workload (the caller reads the file). `on_group_done` is called once
-    /// per finished group (progress). Returns the result and the run's [`LoadInfo`].
+    /// requests of a trace workload (the caller reads the file). `on_group` hears each group
+    /// start and finish, from the thread that runs it (progress, wall-clock timing: the
+    /// simulation itself reads no clock). Returns the result and the run's [`LoadInfo`].
     pub fn execute(
         &self,
         seed: u64,
         trace: Option<&[Request]>,
-        on_group_done: &(dyn Fn() + Sync),
+        on_group: &(dyn Fn(GroupEvent) + Sync),
     ) -> Result<(SimResult, LoadInfo), SimError> {
         let base = self.base_rate_per_s(trace);
         let g = self.groups();
@@ -559,6 +560,7 @@ impl Resolved {
         let parts: Result<Vec<SimResult>, SimError> = (0..g)
             .into_par_iter()
             .map(|gi| {
+                on_group(GroupEvent::Started(gi));
                 let gseed = group_seed(seed, gi);
                 let reqs = self.stream(gi, gseed, scale, trace)?;
                 let mut res = crate::run(&self.config, &self.group, reqs, gseed)?;
@@ -569,7 +571,7 @@ impl Resolved {
                         *d += offset;
                     }
                 }
-                on_group_done();
+                on_group(GroupEvent::Finished(gi));
                 Ok(res)
             })
             .collect();
@@ -580,6 +582,30 @@ impl Resolved {
         };
         Ok((SimResult::merge(parts?), info))
     }
+}
+
+/// A parallel group of [`Resolved::execute`] starting or finishing (its index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// The group's simulation starts on the calling thread.
+    Started(u64),
+    /// The group's simulation finished on the calling thread.
+    Finished(u64),
+}
+
+/// Wall time a run of parallel groups would take on `cores` cores: the groups' measured wall
+/// times (`group_s`, in group order) list-scheduled greedily (each next group on the core that
+/// frees first, as rayon's work stealing roughly does), plus the run's serial part (capacity
+/// probe, merge). An estimate for sizing a machine, not a measurement: it ignores memory
+/// bandwidth shared between cores and rayon's actual split order.
+pub fn estimate_wall_s(group_s: &[f64], serial_s: f64, cores: usize) -> f64 {
+    let mut free = vec![0.0_f64; cores.max(1)];
+    for &g in group_s {
+        let (i, _) =
+            free.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(&b.0))).expect("at least one core");
+        free[i] += g.max(0.0);
+    }
+    serial_s.max(0.0) + free.iter().copied().fold(0.0, f64::max)
 }
 
 /// How the load was sized.
@@ -606,4 +632,23 @@ pub fn group_seed(seed: u64, g: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::estimate_wall_s;
+
+    #[test]
+    fn wall_time_estimates_schedule_groups_on_the_first_free_core() {
+        let g = [3.0, 1.0, 1.0, 1.0, 2.0];
+        // One core runs everything in turn.
+        assert_eq!(estimate_wall_s(&g, 0.5, 1), 8.5);
+        // Two cores: 3 | 1 1 1 2 → the fifth group goes to the core free at 3 (tie: first core).
+        assert_eq!(estimate_wall_s(&g, 0.5, 2), 5.5);
+        // More cores than groups: the longest group plus the serial part.
+        assert_eq!(estimate_wall_s(&g, 0.5, 16), 3.5);
+        assert_eq!(estimate_wall_s(&[], 0.25, 4), 0.25);
+        // Zero cores is read as one.
+        assert_eq!(estimate_wall_s(&g, 0.0, 0), 8.0);
+    }
 }

@@ -38,7 +38,7 @@ fn good_scenario_resolves_and_runs() {
     assert_eq!(resolve_err(GOOD), "");
     let cat = Catalog::builtin();
     let r = Resolved::new("good.toml", &Scenario::from_toml("good.toml", GOOD).unwrap(), &cat).unwrap();
-    let (res, _) = r.execute(0, None, &|| {}).unwrap();
+    let (res, _) = r.execute(0, None, &|_| {}).unwrap();
     assert_eq!(res.counters.requests_completed, 40);
 }
 
@@ -124,8 +124,8 @@ fn example_files_parse() {
 fn default_builtin_is_deterministic_and_loaded() {
     let cat = Catalog::builtin();
     let r = Resolved::new("d", &Scenario::builtin("default").unwrap(), &cat).unwrap();
-    let (a, info) = r.execute(1, None, &|| {}).unwrap();
-    let (b, _) = r.execute(1, None, &|| {}).unwrap();
+    let (a, info) = r.execute(1, None, &|_| {}).unwrap();
+    let (b, _) = r.execute(1, None, &|_| {}).unwrap();
     assert_eq!(a.records, b.records);
     assert_eq!(a.counters, b.counters);
     let u = info.offered_requests_per_s.unwrap() / info.capacity_requests_per_s.unwrap();
@@ -138,7 +138,7 @@ fn run_closed(extra: &str, seed: u64) -> tokenfab_sim::SimResult {
     let cat = Catalog::builtin();
     let text = GOOD.replace("concurrency = 4 }", &format!("concurrency = 4{extra} }}"));
     let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
-    r.execute(seed, None, &|| {}).unwrap().0
+    r.execute(seed, None, &|_| {}).unwrap().0
 }
 
 /// Closed-loop think time: each client waits between a response and its next request, the

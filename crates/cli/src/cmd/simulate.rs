@@ -15,7 +15,7 @@ use std::time::Instant;
 use tokenfab_catalog::Catalog;
 use tokenfab_report::html::{LineChart, Page, Series};
 use tokenfab_report::{Column, Progress, RunRecord, Table, sha256_hex, summary_json, write_atomic, write_table};
-use tokenfab_sim::scenario::{BUILTINS, LoadInfo, Resolved, Scenario, Source};
+use tokenfab_sim::scenario::{BUILTINS, GroupEvent, LoadInfo, Resolved, Scenario, Source, estimate_wall_s};
 use tokenfab_sim::{SimResult, Summary};
 use tokenfab_workload::Request;
 
@@ -149,15 +149,40 @@ struct Outcome {
     summary: Summary,
     json: String,
     wall_s: f64,
+    /// Wall time of each parallel group, in group order.
+    group_wall_s: Vec<f64>,
+    /// Wall time before the first group started and after the last one finished (capacity
+    /// probe, merge).
+    serial_s: f64,
 }
 
 fn simulate_once(resolved: &Resolved, name: &str, seed: u64, trace: Option<&[Request]>) -> Result<Outcome> {
     let groups = resolved.scenario.router.parallel_groups as u64;
     let bar = Progress::new(groups, &format!("simulating {name}"));
     let t = Instant::now();
-    let (result, info) = resolved.execute(seed, trace, &|| bar.inc(1))?;
+    let spans = std::sync::Mutex::new(vec![(t, t); groups as usize]);
+    let on_group = |e: GroupEvent| {
+        let now = Instant::now();
+        // A poisoned lock only loses timing figures, never results.
+        if let Ok(mut v) = spans.lock() {
+            match e {
+                GroupEvent::Started(g) => v[g as usize] = (now, now),
+                GroupEvent::Finished(g) => v[g as usize].1 = now,
+            }
+        }
+        if let GroupEvent::Finished(_) = e {
+            bar.inc(1);
+        }
+    };
+    let (result, info) = resolved.execute(seed, trace, &on_group)?;
     let wall_s = t.elapsed().as_secs_f64();
     bar.finish();
+    let spans = spans.into_inner().unwrap_or_else(|p| p.into_inner());
+    let group_wall_s = spans.iter().map(|(a, b)| b.saturating_duration_since(*a).as_secs_f64()).collect();
+    let serial_s = match (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.1).max()) {
+        (Some(first), Some(last)) => (wall_s - last.saturating_duration_since(first).as_secs_f64()).max(0.0),
+        _ => wall_s,
+    };
     let summary = result.summary(&resolved.config.slos, resolved.deployment.it_power_factor, resolved.config.pue);
     let file = SummaryFile {
         schema: "tokenfab.simulate.summary/1",
@@ -168,7 +193,7 @@ fn simulate_once(resolved: &Resolved, name: &str, seed: u64, trace: Option<&[Req
         results: &summary,
     };
     let json = summary_json(&file)?;
-    Ok(Outcome { result, info, summary, json, wall_s })
+    Ok(Outcome { result, info, summary, json, wall_s, group_wall_s, serial_s })
 }
 
 pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
@@ -375,13 +400,32 @@ fn write_outputs(out: &Path, r: &Resolved, name: &str, seed: u64, o: &Outcome, d
         threads: usize,
         step_model_evaluations: u64,
         summary_sha256: String,
+        /// Wall time of each parallel group (one core each), in group order.
+        group_wall_s: Vec<f64>,
+        /// Wall time before the first group started and after the last finished (capacity
+        /// probe, merge).
+        serial_s: f64,
+        /// Estimated wall time on other core counts from the group times (not measured).
+        estimated_wall_s: Vec<CoresEstimate>,
     }
+    #[derive(Serialize)]
+    struct CoresEstimate {
+        cores: usize,
+        wall_s: f64,
+    }
+    let serial_s = o.serial_s;
     let timing = Timing {
         wall_s: o.wall_s,
         engine_iterations_per_s: o.summary.counters.engine_iterations as f64 / o.wall_s.max(1e-9),
         threads: rayon_threads(),
         step_model_evaluations: o.result.step_cost_evaluations,
         summary_sha256: digest.to_string(),
+        group_wall_s: o.group_wall_s.clone(),
+        serial_s,
+        estimated_wall_s: [1, 2, 4, 8, 16, 32, 64]
+            .into_iter()
+            .map(|cores| CoresEstimate { cores, wall_s: estimate_wall_s(&o.group_wall_s, serial_s, cores) })
+            .collect(),
     };
     write_atomic(&out.join("timing.json"), summary_json(&timing)?.as_bytes())?;
     write_table(out, "requests", &request_table(&o.result, r.scenario.output.max_request_rows)?)?;

@@ -79,6 +79,10 @@ pub struct EngineOverrides {
     pub host_overhead_ms: Option<f64>,
     /// Extra host time per running sequence per step, microseconds.
     pub host_overhead_per_seq_us: Option<f64>,
+    /// Prepare the next step on the host while the device runs this one (SGLang's overlap
+    /// scheduler, TensorRT-LLM's overlap scheduler, vLLM `--async-scheduling`): a step then
+    /// takes max(device, host) instead of device + host.
+    pub overlap_scheduler: Option<bool>,
     /// Step composition.
     pub schedule: Option<Schedule>,
     /// Reserve KV for the whole output at admission (no preemption).
@@ -130,6 +134,9 @@ pub struct EngineProfile {
     pub host_overhead_s: f64,
     /// Host time per running sequence per step, seconds.
     pub host_overhead_per_seq_s: f64,
+    /// Host work of the next step overlaps the device work of this one (a step takes
+    /// max(device, host) rather than their sum).
+    pub overlap_host: bool,
     /// Step composition.
     pub schedule: Schedule,
     /// Reserve KV blocks for prompt + all output tokens at admission (TRT-LLM
@@ -184,6 +191,8 @@ impl EngineProfile {
                 cuda_graph_sizes: graph_sizes(&[1, 2, 4, 8], 8, 512),
                 host_overhead_s: 1.0e-3,
                 host_overhead_per_seq_s: 2.0e-6,
+                // Async scheduling is opt-in (`--async-scheduling`) in these versions.
+                overlap_host: false,
                 schedule: Schedule::Mixed,
                 reserve_output: false,
                 non_torch_bytes: 1.5 * GIB,
@@ -197,8 +206,9 @@ impl EngineProfile {
             // radix (prefix) cache on, mem_fraction_static ~0.88 on 80 GB cards (server_args.py
             // picks it from GPU memory and TP; reported), max_running_requests derived from the
             // pool (we use 1024 as the cap, estimate), cuda_graph_max_bs 256 with sizes
-            // 1,2,4,8,12,16,24,32 then step 8 (reported); overlap scheduler hides most host time:
-            // 0.3 ms per step estimate.
+            // 1,2,4,8,12,16,24,32 then step 8 (reported); the overlap scheduler (default since
+            // 0.4, reported) prepares the next batch while the GPU runs this one, so a step takes
+            // max(device, host); host 0.3 ms per step (estimate).
             EngineKind::Sglang => EngineProfile {
                 kind,
                 max_num_batched_tokens: 8192,
@@ -215,6 +225,7 @@ impl EngineProfile {
                 },
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
+                overlap_host: true,
                 schedule: Schedule::PrefillFirst,
                 reserve_output: false,
                 non_torch_bytes: 0.0,
@@ -228,7 +239,8 @@ impl EngineProfile {
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
             // KV block reuse on, capacity scheduler GUARANTEED_NO_EVICT (reported, llm_args.py);
             // CUDA graph batch sizes 1,2,4,8,16,32,64,128 then powers of two to 512 (estimate);
-            // host overhead 0.3 ms (C++ runtime; estimate).
+            // host overhead 0.3 ms (C++ runtime; estimate), overlapped with the device work
+            // (`disable_overlap_scheduler` false by default in the PyTorch backend; reported).
             EngineKind::Trtllm => EngineProfile {
                 kind,
                 max_num_batched_tokens: 8192,
@@ -241,6 +253,7 @@ impl EngineProfile {
                 cuda_graph_sizes: vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
+                overlap_host: true,
                 schedule: Schedule::Mixed,
                 reserve_output: true,
                 non_torch_bytes: 1.0 * GIB,
@@ -317,6 +330,9 @@ impl EngineProfile {
             }
             p.host_overhead_per_seq_s = v * 1e-6;
         }
+        if let Some(v) = o.overlap_scheduler {
+            p.overlap_host = v;
+        }
         if let Some(v) = o.kernel_overhead_scale {
             if !(0.0..=1.0).contains(&v) {
                 return bad("kernel_overhead_scale", "must be between 0 and 1");
@@ -379,6 +395,13 @@ impl EngineProfile {
         (0..=self.spec_tokens).map(|i| a.powi(i as i32)).sum()
     }
 
+    /// Wall time of a step, ns: its device time and the host time of `seqs` running sequences,
+    /// summed or (overlap scheduler) the longer of the two. At least 1 ns.
+    pub fn step_ns(&self, device_ns: u64, seqs: u32) -> u64 {
+        let host_ns = crate::time::s_to_ns(self.host_time_s(seqs));
+        if self.overlap_host { device_ns.max(host_ns) } else { device_ns + host_ns }.max(1)
+    }
+
     /// Host time of a step with `seqs` running sequences, seconds.
     pub fn host_time_s(&self, seqs: u32) -> f64 {
         self.host_overhead_s + self.host_overhead_per_seq_s * seqs as f64
@@ -417,5 +440,30 @@ mod tests {
         assert_eq!(EngineProfile::defaults(EngineKind::Vllm).spec_tokens_per_step(), 1.0);
         let o = EngineOverrides { max_num_batched_tokens: Some(128), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap().max_num_seqs, 128);
+    }
+
+    #[test]
+    fn overlapped_host_time_hides_behind_the_device() {
+        let ov = |v| EngineOverrides {
+            host_overhead_ms: Some(1.0),
+            host_overhead_per_seq_us: Some(10.0),
+            overlap_scheduler: v,
+            ..Default::default()
+        };
+        // Defaults: vLLM adds its host time; SGLang and TensorRT-LLM overlap it.
+        let v = EngineProfile::with_overrides(EngineKind::Vllm, &ov(None)).unwrap();
+        let s = EngineProfile::with_overrides(EngineKind::Sglang, &ov(None)).unwrap();
+        let t = EngineProfile::with_overrides(EngineKind::Trtllm, &ov(Some(false))).unwrap();
+        assert!(!v.overlap_host && s.overlap_host && !t.overlap_host);
+        // 100 sequences: host 1 ms + 100 × 10 µs = 2 ms.
+        assert_eq!(v.step_ns(5_000_000, 100), 7_000_000);
+        assert_eq!(t.step_ns(5_000_000, 100), 7_000_000);
+        assert_eq!(s.step_ns(5_000_000, 100), 5_000_000, "device-bound: the host work is hidden");
+        assert_eq!(s.step_ns(500_000, 100), 2_000_000, "host-bound: the host sets the pace");
+        let on = EngineProfile::with_overrides(EngineKind::Vllm, &ov(Some(true))).unwrap();
+        assert_eq!(on.step_ns(0, 0), 1_000_000);
+        let zero =
+            EngineOverrides { host_overhead_ms: Some(0.0), host_overhead_per_seq_us: Some(0.0), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &zero).unwrap().step_ns(0, 0), 1);
     }
 }

@@ -405,9 +405,14 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             }
         }
         let t = table.cost(&costed, graphed);
-        let host_s = rep.profile.host_time_s((rep.running() as u32).div_ceil(dp));
-        let host_ns = crate::time::s_to_ns(host_s);
-        let dur = (t.device_ns + host_ns).max(1);
+        let seqs = (rep.running() as u32).div_ceil(dp);
+        let dur = rep.profile.step_ns(t.device_ns, seqs);
+        // The chips idle for the part of the step the host alone takes.
+        let idle_s = if rep.profile.overlap_host {
+            dur.saturating_sub(t.device_ns) as f64 * 1e-9
+        } else {
+            rep.profile.host_time_s(seqs)
+        };
         rep.busy = true;
         if rep.last_step_end_ns < self.now || rep.iterations == 0 {
             rep.busy_since_ns = self.now;
@@ -415,7 +420,7 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
         rep.step_start_ns = self.now;
         rep.iterations += 1;
         rep.busy_ns += dur;
-        rep.energy_j += t.energy_j * rep.energy_share + self.dep.hw.idle_w * rep.chips * host_s;
+        rep.energy_j += t.energy_j * rep.energy_share + self.dep.hw.idle_w * rep.chips * idle_s;
         rep.kv_block_ns += rep.used_blocks() as f64 * dur as f64;
         self.counters.engine_iterations += 1;
         self.queue.push(SimTime(self.now + dur), Event::StepDone(ri as u32));

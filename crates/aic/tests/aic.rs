@@ -179,6 +179,44 @@ fn request_path_per_client_term_follows_concurrency() {
 }
 
 #[test]
+fn disaggregated_hand_off_is_chosen_on_the_other_backends() {
+    use tokenfab_aic::{AicRow, Outcome, Prediction, cross_validate_handoff};
+    // Measured TTFT = predicted + `steps` × predicted TPOT.
+    let o = |backend: &str, mode: &str, steps: f64, tpot: f64| Outcome {
+        row: AicRow {
+            backend: backend.into(),
+            mode: mode.into(),
+            ttft_ms: 100.0 + steps * tpot,
+            tpot_ms: tpot,
+            ..Default::default()
+        },
+        prediction: Ok(Prediction { ttft_ms: 100.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 }),
+    };
+    let outs = vec![
+        o("sglang", "disagg", 40.0, 10.0),
+        o("sglang", "disagg", 40.0, 20.0),
+        o("trtllm", "disagg", 20.0, 10.0),
+        o("trtllm", "agg", 20.0, 10.0),
+        o("vllm", "agg", 0.0, 10.0),
+    ];
+    let (cv, picks) = cross_validate_handoff(&outs);
+    // Each backend gets the other's steps: SGLang's rows 20 steps (trtllm's), trtllm's 40.
+    let ttft: Vec<f64> = cv.iter().map(|x| x.prediction.as_ref().unwrap().ttft_ms).collect();
+    assert_eq!(ttft, vec![300.0, 500.0, 500.0, 100.0, 100.0], "aggregated rows are left alone");
+    assert_eq!(picks, vec![("sglang".to_string(), Some(20.0)), ("trtllm".to_string(), Some(40.0))]);
+    // One backend alone has nobody to learn from: no term.
+    let (cv, picks) = cross_validate_handoff(&outs[..2]);
+    assert_eq!(picks, vec![("sglang".to_string(), None)]);
+    assert_eq!(cv[0].prediction.as_ref().unwrap().ttft_ms, 100.0);
+    // A row that could not be modelled stays an error and does not vote.
+    let mut bad = outs.clone();
+    bad[2].prediction = Err("pool sizes unknown".into());
+    let (cv, picks) = cross_validate_handoff(&bad);
+    assert!(cv[2].prediction.is_err());
+    assert_eq!(picks, vec![("sglang".to_string(), None)]);
+}
+
+#[test]
 fn measurement_floor_is_the_spread_of_identical_deployments() {
     use tokenfab_aic::{AicRow, Outcome, Prediction, measurement_floor};
     let o = |id: &str, version: &str, tpot: f64, c: u32| {

@@ -69,6 +69,32 @@ idle_power_w = { value = 100.0, source = "x", confidence = "official" }
 }
 
 #[test]
+fn driver_reported_memory_is_what_software_can_allocate() {
+    let cat = Catalog::builtin();
+    let h100 = cat.chip("h100-sxm").unwrap().clone();
+    // 81,559 MiB, not the vendor's 80 × 10^9 bytes.
+    assert_eq!(h100.hbm_bytes(), 81559.0 * 1024.0 * 1024.0);
+    assert_eq!(h100.hbm_capacity_gb.value, 80.0);
+    // Without the driver figure the vendor capacity is used.
+    let mut bare = h100.clone();
+    bare.hbm_driver_mib = None;
+    assert_eq!(bare.hbm_bytes(), 80e9);
+    // A unit slip is refused with the field named.
+    let text = |mib: f64| {
+        let mut c = h100.clone();
+        c.hbm_driver_mib.as_mut().unwrap().value = mib;
+        #[derive(serde::Serialize)]
+        struct F {
+            chip: Vec<Chip>,
+        }
+        toml::to_string(&F { chip: vec![c] }).unwrap()
+    };
+    assert!(cat.clone().with_file_text("ok.toml", &text(81000.0)).is_ok());
+    let err = cat.clone().with_file_text("mine.toml", &text(80.0)).unwrap_err().to_string();
+    assert!(err.contains("mine.toml") && err.contains("chip[h100-sxm].hbm_driver_mib"), "{err}");
+}
+
+#[test]
 fn syntax_error_names_line_and_column() {
     let err = Catalog::builtin().with_file_text("f.toml", "[[chip]]\nid = \n").unwrap_err();
     let msg = err.to_string();

@@ -170,8 +170,14 @@ pub struct Chip {
     pub process: Fact<String>,
     /// Dense tensor peaks per format, TFLOP/s.
     pub peak_dense_tflops: DtypePeaks,
-    /// HBM capacity, GB (10^9 bytes).
+    /// HBM capacity, GB (10^9 bytes), as the vendor specifies it.
     pub hbm_capacity_gb: Fact<f64>,
+    /// Device memory the driver reports (`nvidia-smi` memory.total, `torch.cuda`'s
+    /// `total_memory`), MiB: what engines size their weights and KV cache against. Vendors'
+    /// "80 GB" and "180 GB" are nearer GiB than 10^9 bytes (an H100 reports 81,559 MiB =
+    /// 85.5 × 10^9 bytes). Optional: without it, [`Chip::hbm_bytes`] uses `hbm_capacity_gb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hbm_driver_mib: Option<Fact<f64>>,
     /// HBM bandwidth, TB/s.
     pub hbm_bandwidth_tbps: Fact<f64>,
     /// On-chip SRAM (L2 / LLC / scratchpad), MB.
@@ -211,9 +217,13 @@ impl Chip {
     pub fn hbm_bytes_per_s(&self) -> f64 {
         self.hbm_bandwidth_tbps.value * 1e12
     }
-    /// HBM capacity in bytes.
+    /// Device memory software can allocate, bytes: the driver-reported figure where the
+    /// catalog has it, else the vendor's capacity.
     pub fn hbm_bytes(&self) -> f64 {
-        self.hbm_capacity_gb.value * 1e9
+        match &self.hbm_driver_mib {
+            Some(m) => m.value * 1024.0 * 1024.0,
+            None => self.hbm_capacity_gb.value * 1e9,
+        }
     }
 
     pub(crate) fn validate(&self, errs: &mut Vec<CatalogError>) {
@@ -234,12 +244,31 @@ impl Chip {
             pos("peak_dense_tflops.fp4", f.value);
         }
         pos("hbm_capacity_gb", self.hbm_capacity_gb.value);
+        if let Some(m) = &self.hbm_driver_mib {
+            pos("hbm_driver_mib", m.value);
+        }
         pos("hbm_bandwidth_tbps", self.hbm_bandwidth_tbps.value);
         pos("scaleup_bandwidth_gbps", self.scaleup_bandwidth_gbps.value);
         pos("scaleout_bandwidth_gbps", self.scaleout_bandwidth_gbps.value);
         pos("tdp_w", self.tdp_w.value);
         pos("idle_power_w", self.idle_power_w.value);
         pos("scaleup_domain_chips", self.scaleup_domain_chips.value as f64);
+        if let Some(m) = &self.hbm_driver_mib {
+            // A unit slip (GB or GiB typed as MiB) lands far outside this band.
+            let ratio = m.value * 1024.0 * 1024.0 / (self.hbm_capacity_gb.value * 1e9);
+            if m.value > 0.0 && !(0.8..=1.25).contains(&ratio) {
+                errs.push(CatalogError {
+                    file: self.origin.clone(),
+                    location: format!("chip[{}].hbm_driver_mib", self.id),
+                    message: format!(
+                        "{} MiB is {:.0} % of hbm_capacity_gb ({} GB); expected 80–125 % (a figure in MiB, as nvidia-smi prints it)",
+                        m.value,
+                        ratio * 100.0,
+                        self.hbm_capacity_gb.value
+                    ),
+                });
+            }
+        }
         if self.idle_power_w.value >= self.tdp_w.value {
             errs.push(CatalogError {
                 file: self.origin.clone(),
@@ -261,6 +290,7 @@ impl Chip {
         opt_fig(&mut v, "peak_dense_tflops.fp8", "TFLOP/s", &p.fp8);
         opt_fig(&mut v, "peak_dense_tflops.fp4", "TFLOP/s", &p.fp4);
         v.push(fig("hbm_capacity_gb", "GB", &self.hbm_capacity_gb));
+        opt_fig(&mut v, "hbm_driver_mib", "MiB", &self.hbm_driver_mib);
         v.push(fig("hbm_bandwidth_tbps", "TB/s", &self.hbm_bandwidth_tbps));
         opt_fig(&mut v, "sram_mb", "MB", &self.sram_mb);
         v.push(fig("scaleup_bandwidth_gbps", "GB/s per direction", &self.scaleup_bandwidth_gbps));
@@ -295,6 +325,9 @@ impl Chip {
         }
         if let Some(f) = &self.peak_dense_tflops.fp4 {
             v.push(("peak_dense_tflops.fp4", t(f)));
+        }
+        if let Some(f) = &self.hbm_driver_mib {
+            v.push(("hbm_driver_mib", t(f)));
         }
         if let Some(f) = &self.sram_mb {
             v.push(("sram_mb", t(f)));

@@ -168,6 +168,7 @@ pub fn to_chip(d: &Design, p: &Physical, c: &CostModel, space_name: &str) -> Chi
             fp4: d.fp4.then(|| est(fp8_tflops * c.fp4_rate_ratio, &derate_note)),
         },
         hbm_capacity_gb: est(p.hbm_gb, "stacks x capacity per stack"),
+        hbm_driver_mib: None,
         hbm_bandwidth_tbps: est(p.hbm_tbps, "stacks x bandwidth per stack"),
         sram_mb: Some(est(d.sram_mb, "design point")),
         scaleup_bandwidth_gbps: est(d.scaleup_gbps, "design point"),

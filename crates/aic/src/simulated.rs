@@ -91,6 +91,13 @@ pub fn predict_simulated(
         speculative_tokens: speculative.map(|s| s.0),
         speculative_acceptance: speculative.map(|s| s.1),
         device_time_scale,
+        // SGLang picks mem_fraction_static at start-up from GPU memory, TP and DP (modelled in
+        // the simulator). These benchmarks launched with flags the rows do not record, and at
+        // attention DP 32 or 4 × B200 for DeepSeek-R1 fp8 that start-up default leaves no KV
+        // room at all, so the runs set it. The rows get 0.88: SGLang's fallback fraction and
+        // the one aiconfigurator, whose database these rows come from, assumes for SGLang
+        // (ai-dynamo/aiconfigurator PR #1511, `--free-gpu-memory-fraction` help).
+        memory_fraction: (engine == EngineKind::Sglang).then_some(0.88),
         ..Default::default()
     };
     let s = DeploymentSpec {

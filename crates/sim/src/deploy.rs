@@ -164,6 +164,8 @@ pub struct Pool {
     pub kv_blocks: u64,
     /// KV-cache bytes per chip.
     pub kv_bytes_per_chip: f64,
+    /// The engine's memory fraction on this pool's chips (SGLang derives it per layout).
+    pub memory_fraction: f64,
     /// Weight bytes per chip.
     pub weight_bytes_per_chip: f64,
     /// Activation-peak estimate per chip, bytes.
@@ -209,7 +211,7 @@ impl Deployment {
         };
         let model = catalog.model(&spec.model).map_err(|e| field("model", e.to_string()))?;
         let hw = Hardware::new(chip, system, catalog);
-        let engine = EngineProfile::with_overrides(spec.engine, &spec.engine_options)
+        let mut engine = EngineProfile::with_overrides(spec.engine, &spec.engine_options)
             .map_err(|(f, m)| field(&format!("engine_options.{f}"), m))?;
         let options = StepOptions {
             weight_dtype: spec.weight_dtype,
@@ -228,6 +230,12 @@ impl Deployment {
                 (Role::Decode, d.decode_replicas, d.decode_parallel, "disagg.decode_parallel"),
             ],
         };
+        // Knobs the engine picks from the GPU at start-up (SGLang); CUDA graphs serve decode, so
+        // the decode (or only) pool's layout decides them.
+        let gpu_mib = hw.hbm_bytes / (1024.0 * 1024.0);
+        if let Some((_, _, pspec, _)) = layouts.last() {
+            engine.for_device(gpu_mib, &pspec.resolve());
+        }
         let mut pools = Vec::new();
         for (role, replicas, pspec, fname) in layouts {
             if replicas == 0 {
@@ -260,10 +268,11 @@ impl Deployment {
                 * act_bytes
                 + engine.max_num_seqs as f64 * model.vocab_size as f64 / parallel.tp as f64 * 4.0;
             let hbm = hw.hbm_bytes;
+            let fraction = engine.memory_fraction_for(gpu_mib, &parallel);
             let kv = match engine.kv_memory {
-                KvMemory::FractionOfTotal => engine.memory_fraction * hbm - w - act - engine.non_torch_bytes,
-                KvMemory::StaticFraction => engine.memory_fraction * hbm - w,
-                KvMemory::FractionOfFree => engine.memory_fraction * (hbm - w - act - engine.non_torch_bytes),
+                KvMemory::FractionOfTotal => fraction * hbm - w - act - engine.non_torch_bytes,
+                KvMemory::StaticFraction => fraction * hbm - w,
+                KvMemory::FractionOfFree => fraction * (hbm - w - act - engine.non_torch_bytes),
             };
             let per_tok = step.kv_bytes_per_token_per_chip();
             let tokens = if kv > 0.0 { (kv / per_tok).floor() * parallel.attn_dp as f64 } else { 0.0 };
@@ -280,12 +289,18 @@ impl Deployment {
                     fname,
                     format!(
                         "model `{}` does not fit on {} with this layout: {:.1} GB of weights per chip, {:.1} GB HBM, \
-                         memory fraction {} leaves room for {} KV tokens (need at least 2048)",
+                         memory fraction {}{} leaves room for {} KV tokens (need at least 2048)",
                         model.id,
                         chip.id,
                         w / GB,
                         hbm / GB,
-                        engine.memory_fraction,
+                        fraction,
+                        if engine.kind == EngineKind::Sglang && engine.auto.memory_fraction {
+                            " (SGLang's start-up default for this GPU and layout; set \
+                             engine_options.memory_fraction to what the deployment launches with)"
+                        } else {
+                            ""
+                        },
                         blocks * engine.block_size as u64
                     ),
                 ));
@@ -302,6 +317,7 @@ impl Deployment {
                 step_draft,
                 kv_blocks: blocks,
                 kv_bytes_per_chip: kv,
+                memory_fraction: fraction,
                 weight_bytes_per_chip: w,
                 activation_bytes_per_chip: act,
             });

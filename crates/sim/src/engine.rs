@@ -155,6 +155,103 @@ pub struct EngineProfile {
     pub spec_draft_layers: u32,
     /// Multiplier on every step's device time (1 = the performance model as is).
     pub device_time_scale: f64,
+    /// Knobs the engine derives from the GPU's memory at start-up, still at their automatic
+    /// value (not set in the scenario). Resolved by [`EngineProfile::for_device`] and
+    /// [`EngineProfile::memory_fraction_for`].
+    pub auto: AutoKnobs,
+}
+
+/// Which memory-dependent knobs an engine picks itself from the GPU it starts on (SGLang's
+/// `_handle_gpu_memory_settings`); each is `false` once the scenario sets the knob.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AutoKnobs {
+    /// `chunked_prefill_size` (the token budget) from GPU memory.
+    pub token_budget: bool,
+    /// `cuda_graph_max_bs` (the largest captured decode batch) from GPU memory and TP.
+    pub cuda_graphs: bool,
+    /// `mem_fraction_static` from the reserve the two above need.
+    pub memory_fraction: bool,
+}
+
+/// What SGLang picks for a GPU when the launch command leaves the knobs unset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SglangMemoryDefaults {
+    /// `chunked_prefill_size`, tokens.
+    pub chunked_prefill_size: u32,
+    /// `cuda_graph_max_bs`.
+    pub cuda_graph_max_bs: u32,
+}
+
+/// SGLang's token budget and CUDA-graph batch for a GPU of `gpu_mib` MiB (the driver's
+/// `memory.total`, which SGLang reads through nvidia-smi) and `tp_size` ranks (with attention DP,
+/// SGLang's `tp_size` is the whole world: our `tp × attn_dp`).
+///
+/// Source: sgl-project/sglang `python/sglang/srt/server_args.py`,
+/// `ServerArgs::_handle_gpu_memory_settings`, as rewritten by PR #10975 (merged 2025-09-27,
+/// SGLang ≥ 0.5.3; reported). CUDA GPUs only (the NPU branches are not modelled).
+pub fn sglang_gpu_memory_defaults(gpu_mib: f64, tp_size: u32) -> SglangMemoryDefaults {
+    const G: f64 = 1024.0;
+    let (chunk, small_tp_bs, large_tp_bs) = if gpu_mib < 20.0 * G {
+        (2048, 8, 8) // T4, RTX 4080
+    } else if gpu_mib < 35.0 * G {
+        (2048, 24, 80) // A10, RTX 4090/5090
+    } else if gpu_mib < 60.0 * G {
+        (4096, 32, 160) // A100 40 GB, L40
+    } else if gpu_mib < 160.0 * G {
+        (8192, 256, 512) // H100, A100 80 GB, H20, H200
+    } else {
+        (16384, 512, 512) // B200, MI300X and larger
+    };
+    SglangMemoryDefaults {
+        chunked_prefill_size: chunk,
+        cuda_graph_max_bs: if tp_size < 4 { small_tp_bs } else { large_tp_bs },
+    }
+}
+
+/// SGLang's default `mem_fraction_static` on a GPU of `gpu_mib` MiB: the memory it keeps back
+/// for activations and CUDA graphs, estimated from the token budget and the largest captured
+/// batch, taken from the whole GPU (same source as [`sglang_gpu_memory_defaults`]).
+///
+/// Reserved MiB: 512 + 1.5 × max(chunked_prefill_size, 2048) + 2 × cuda_graph_max_bs
+/// plus 1024 × tp_size × pp_size / 8; with DP attention, plus 3 × cuda_graph_max_bs × dp_size, and
+/// 1.5 × that again above a batch of 300; at least 10 GiB on GPUs above 60 GiB; plus 2 GiB for an
+/// EAGLE/MTP draft. The fraction is (gpu − reserved) / gpu, rounded to 3 decimals.
+pub fn sglang_mem_fraction_static(
+    gpu_mib: f64,
+    chunked_prefill_size: u32,
+    cuda_graph_max_bs: u32,
+    tp_size: u32,
+    pp_size: u32,
+    dp_attention: u32,
+    speculative: bool,
+) -> f64 {
+    let bs = cuda_graph_max_bs as f64;
+    let mut reserved = 512.0 + chunked_prefill_size.max(2048) as f64 * 1.5 + bs * 2.0;
+    reserved += (tp_size * pp_size) as f64 / 8.0 * 1024.0;
+    if dp_attention > 1 {
+        reserved += bs * dp_attention as f64 * 3.0;
+        if cuda_graph_max_bs > 300 {
+            reserved += bs * dp_attention as f64 * 1.5;
+        }
+    }
+    if gpu_mib > 60.0 * 1024.0 {
+        reserved = reserved.max(10.0 * 1024.0);
+    }
+    if speculative {
+        reserved += 2.0 * 1024.0;
+    }
+    ((gpu_mib - reserved) / gpu_mib * 1000.0).round() / 1000.0
+}
+
+/// SGLang's CUDA-graph capture batch sizes up to `max_bs` (no speculative decoding):
+/// 1, 2, 4, 8, 12, then 16..=256 step 8, 272..<512 step 16, 512.. step 32 (same source).
+fn sglang_graph_sizes(max_bs: u32) -> Vec<u32> {
+    let mut v = vec![1, 2, 4, 8, 12];
+    v.extend((16..=256).step_by(8));
+    v.extend((272..512).step_by(16));
+    v.extend((512..=max_bs.max(512)).step_by(32));
+    v.retain(|&b| b <= max_bs);
+    v
 }
 
 fn graph_sizes(small: &[u32], step: u32, max: u32) -> Vec<u32> {
@@ -201,14 +298,17 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                auto: AutoKnobs::default(),
             },
-            // SGLang (0.4/0.5): chunked_prefill_size 8192 on >= 80 GB GPUs, page_size 1,
-            // radix (prefix) cache on, mem_fraction_static ~0.88 on 80 GB cards (server_args.py
-            // picks it from GPU memory and TP; reported), max_running_requests derived from the
-            // pool (we use 1024 as the cap, estimate), cuda_graph_max_bs 256 with sizes
-            // 1,2,4,8,12,16,24,32 then step 8 (reported); the overlap scheduler (default since
-            // 0.4, reported) prepares the next batch while the GPU runs this one, so a step takes
-            // max(device, host); host 0.3 ms per step (estimate).
+            // SGLang (0.5): page_size 1, radix (prefix) cache on, max_running_requests derived
+            // from the pool (we use 1024 as the cap, estimate). chunked_prefill_size,
+            // cuda_graph_max_bs and mem_fraction_static are picked at start-up from the GPU's
+            // memory, TP and DP (server_args.py `_handle_gpu_memory_settings`; reported): see
+            // `sglang_gpu_memory_defaults`, applied by `for_device`. The values here (8192
+            // tokens, graphs to 256, 0.88) are those of an 80 GB card at TP 1, used only before a
+            // device is known. The overlap scheduler (default since 0.4, reported) prepares the
+            // next batch while the GPU runs this one, so a step takes max(device, host); host
+            // 0.3 ms per step (estimate).
             EngineKind::Sglang => EngineProfile {
                 kind,
                 max_num_batched_tokens: 8192,
@@ -218,11 +318,7 @@ impl EngineProfile {
                 memory_fraction: 0.88,
                 kv_memory: KvMemory::StaticFraction,
                 prefix_caching: true,
-                cuda_graph_sizes: {
-                    let mut v = vec![1, 2, 4, 8, 12, 16, 24, 32];
-                    v.extend(graph_sizes(&[32], 8, 256).into_iter().skip(1));
-                    v
-                },
+                cuda_graph_sizes: sglang_graph_sizes(256),
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
                 overlap_host: true,
@@ -234,6 +330,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                auto: AutoKnobs { token_budget: true, cuda_graphs: true, memory_fraction: true },
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -262,6 +359,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                auto: AutoKnobs::default(),
             },
         }
     }
@@ -273,7 +371,7 @@ impl EngineProfile {
                 "vLLM v1 defaults (engine/arg_utils.py, config; reported); host overhead and non-torch memory: estimate"
             }
             EngineKind::Sglang => {
-                "SGLang server_args.py defaults (reported); max_num_seqs cap and host overhead: estimate"
+                "SGLang server_args.py defaults; chunked_prefill_size, cuda_graph_max_bs and mem_fraction_static from GPU memory, TP and DP as _handle_gpu_memory_settings picks them (PR #10975, SGLang >= 0.5.3; reported); max_num_seqs cap and host overhead: estimate"
             }
             EngineKind::Trtllm => {
                 "TensorRT-LLM llm_args.py defaults (reported); CUDA-graph sizes and host overhead: estimate"
@@ -290,6 +388,7 @@ impl EngineProfile {
                 return bad("max_num_batched_tokens", "must be at least 1");
             }
             p.max_num_batched_tokens = v;
+            p.auto.token_budget = false;
         }
         if let Some(v) = o.max_num_seqs {
             if v == 0 {
@@ -311,12 +410,18 @@ impl EngineProfile {
                 return bad("memory_fraction", "must be in (0, 1]");
             }
             p.memory_fraction = v;
+            p.auto.memory_fraction = false;
         }
         if let Some(v) = o.prefix_caching {
             p.prefix_caching = v;
         }
         if let Some(v) = o.cuda_graph_max_batch {
-            p.cuda_graph_sizes.retain(|&b| b <= v);
+            if kind == EngineKind::Sglang {
+                p.cuda_graph_sizes = sglang_graph_sizes(v);
+            } else {
+                p.cuda_graph_sizes.retain(|&b| b <= v);
+            }
+            p.auto.cuda_graphs = false;
         }
         if let Some(v) = o.host_overhead_ms {
             if !(v >= 0.0 && v.is_finite()) {
@@ -381,6 +486,41 @@ impl EngineProfile {
         Ok(p)
     }
 
+    /// Resolves the knobs the engine derives from the GPU (SGLang's token budget and CUDA-graph
+    /// batches) for a device of `gpu_mib` MiB running `parallel`; knobs the scenario set are
+    /// kept. Other engines are unchanged.
+    pub fn for_device(&mut self, gpu_mib: f64, parallel: &tokenfab_perf::Parallel) {
+        if self.kind != EngineKind::Sglang {
+            return;
+        }
+        let d = sglang_gpu_memory_defaults(gpu_mib, parallel.tp * parallel.attn_dp);
+        if self.auto.token_budget {
+            self.max_num_batched_tokens = d.chunked_prefill_size;
+            self.max_num_seqs = self.max_num_seqs.min(self.max_num_batched_tokens);
+        }
+        if self.auto.cuda_graphs {
+            self.cuda_graph_sizes = sglang_graph_sizes(d.cuda_graph_max_bs);
+        }
+    }
+
+    /// The memory fraction of an engine running `parallel` on a GPU of `gpu_mib` MiB: SGLang's
+    /// start-up default ([`sglang_mem_fraction_static`], from this profile's token budget and
+    /// largest CUDA graph) unless the scenario set it; the fixed fraction otherwise.
+    pub fn memory_fraction_for(&self, gpu_mib: f64, parallel: &tokenfab_perf::Parallel) -> f64 {
+        if self.kind != EngineKind::Sglang || !self.auto.memory_fraction {
+            return self.memory_fraction;
+        }
+        sglang_mem_fraction_static(
+            gpu_mib,
+            self.max_num_batched_tokens,
+            self.cuda_graph_sizes.last().copied().unwrap_or(0),
+            parallel.tp * parallel.attn_dp,
+            parallel.pp,
+            parallel.attn_dp,
+            self.spec_tokens > 0,
+        )
+    }
+
     /// The decode batch a CUDA graph pads `b` to, or `None` when `b` runs without a graph.
     pub fn graph_batch(&self, b: u32) -> Option<u32> {
         let i = self.cuda_graph_sizes.partition_point(|&s| s < b);
@@ -411,6 +551,67 @@ impl EngineProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sglang_picks_its_memory_knobs_from_the_gpu() {
+        // Worked by hand from server_args.py `_handle_gpu_memory_settings` (driver MiB).
+        // (gpu MiB, tp, pp, dp attention, chunk, graph max, fraction)
+        let cases = [
+            // H100 80 GB TP 1: reserve 512 + 12288 + 512 + 128 = 13440 MiB.
+            (81_559.0, 1, 1, 1, 8192, 256, 0.835),
+            // H200 TP 8: 512 + 12288 + 1024 + 1024 = 14848.
+            (143_771.0, 8, 1, 1, 8192, 512, 0.897),
+            // B200 TP 4: 512 + 24576 + 1024 + 512 = 26624.
+            (183_359.0, 4, 1, 1, 16384, 512, 0.855),
+            // B200, attention DP 8 (tp_size 8): 27136 + 512 × 8 × 3 + 512 × 8 × 1.5 = 45568.
+            (183_359.0, 8, 1, 8, 16384, 512, 0.751),
+            // A 24 GB card: 512 + 3072 + 48 + 128, no 10 GiB floor below 60 GiB.
+            (24_564.0, 1, 1, 1, 2048, 24, 0.847),
+        ];
+        for (mib, tp, pp, dp, chunk, bs, frac) in cases {
+            let d = sglang_gpu_memory_defaults(mib, tp);
+            assert_eq!((d.chunked_prefill_size, d.cuda_graph_max_bs), (chunk, bs), "{mib} MiB tp {tp}");
+            let f = sglang_mem_fraction_static(mib, chunk, bs, tp, pp, dp, false);
+            assert!((f - frac).abs() < 1e-9, "{mib} MiB tp {tp} dp {dp}: {f} != {frac}");
+        }
+        // An EAGLE/MTP draft keeps back 2 GiB more.
+        let with_draft = sglang_mem_fraction_static(183_359.0, 16384, 512, 4, 1, 1, true);
+        assert!((with_draft - 0.844).abs() < 1e-9, "{with_draft}");
+        // Capture sizes: 1, 2, 4, 8, 12, 16..=256 by 8, 272..<512 by 16, then 512.
+        let g = sglang_graph_sizes(512);
+        assert_eq!(&g[..7], &[1, 2, 4, 8, 12, 16, 24]);
+        assert!(g.contains(&256) && g.contains(&272) && g.contains(&496) && !g.contains(&264));
+        assert_eq!(g.last(), Some(&512));
+    }
+
+    #[test]
+    fn sglang_device_defaults_yield_to_the_scenario() {
+        let par = tokenfab_perf::Parallel::tp(4);
+        let mut auto = EngineProfile::defaults(EngineKind::Sglang);
+        auto.for_device(183_359.0, &par);
+        assert_eq!(auto.max_num_batched_tokens, 16384);
+        assert_eq!(auto.cuda_graph_sizes.last(), Some(&512));
+        assert!((auto.memory_fraction_for(183_359.0, &par) - 0.855).abs() < 1e-9);
+        // Set knobs stay; the fraction default follows the knobs actually used.
+        let o = EngineOverrides {
+            max_num_batched_tokens: Some(8192),
+            cuda_graph_max_batch: Some(128),
+            ..Default::default()
+        };
+        let mut set = EngineProfile::with_overrides(EngineKind::Sglang, &o).unwrap();
+        set.for_device(183_359.0, &par);
+        assert_eq!(set.max_num_batched_tokens, 8192);
+        assert_eq!(set.cuda_graph_sizes.last(), Some(&128));
+        // 512 + 12288 + 256 + 512 = 13568 MiB.
+        assert!((set.memory_fraction_for(183_359.0, &par) - 0.926).abs() < 1e-9);
+        let o = EngineOverrides { memory_fraction: Some(0.93), ..Default::default() };
+        let fixed = EngineProfile::with_overrides(EngineKind::Sglang, &o).unwrap();
+        assert_eq!(fixed.memory_fraction_for(183_359.0, &par), 0.93);
+        // Other engines keep their fixed fraction and budget.
+        let mut v = EngineProfile::defaults(EngineKind::Vllm);
+        v.for_device(183_359.0, &par);
+        assert_eq!((v.max_num_batched_tokens, v.memory_fraction_for(183_359.0, &par)), (8192, 0.9));
+    }
 
     #[test]
     fn graph_padding() {

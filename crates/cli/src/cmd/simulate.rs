@@ -57,6 +57,10 @@ struct DeploymentInfo {
     chip: String,
     engine: String,
     engine_sources: &'static str,
+    /// Tokens per step (SGLang picks it from GPU memory unless set).
+    max_num_batched_tokens: u32,
+    /// Largest CUDA-graph decode batch (0: no graphs).
+    cuda_graph_max_batch: u32,
     chips: u64,
     pools: Vec<PoolInfo>,
 }
@@ -74,6 +78,7 @@ struct PoolInfo {
     block_size_tokens: u32,
     weight_gb_per_chip: f64,
     kv_gb_per_chip: f64,
+    memory_fraction: f64,
 }
 
 fn deployment_info(r: &Resolved) -> DeploymentInfo {
@@ -84,6 +89,8 @@ fn deployment_info(r: &Resolved) -> DeploymentInfo {
         chip: d.chip_id.clone(),
         engine: d.engine.kind.as_str().into(),
         engine_sources: tokenfab_sim::EngineProfile::sources(d.engine.kind),
+        max_num_batched_tokens: d.engine.max_num_batched_tokens,
+        cuda_graph_max_batch: d.engine.cuda_graph_sizes.last().copied().unwrap_or(0),
         chips: d.chips(),
         pools: d
             .pools
@@ -100,6 +107,7 @@ fn deployment_info(r: &Resolved) -> DeploymentInfo {
                 block_size_tokens: d.engine.block_size,
                 weight_gb_per_chip: p.weight_bytes_per_chip / 1e9,
                 kv_gb_per_chip: p.kv_bytes_per_chip / 1e9,
+                memory_fraction: p.memory_fraction,
             })
             .collect(),
     }

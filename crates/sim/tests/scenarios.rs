@@ -185,3 +185,34 @@ fn closed_loop_start_spread_staggers_first_sends() {
     assert!(firsts.iter().filter(|&&t| t > 0).count() >= 3, "first sends are spread: {firsts:?}");
     assert_eq!(spread.counters.requests_completed, 40);
 }
+
+#[test]
+fn sglang_sizes_its_memory_from_the_gpu_unless_told() {
+    let cat = Catalog::builtin();
+    let dsr1 = |extra: &str| {
+        GOOD.replace("\"hgx-h100-8\"", "\"hgx-b200-8\"")
+            .replace(
+                "\"llama-3.1-8b\"",
+                "\"deepseek-r1\"\nweight_dtype = \"fp8\"\nkv_dtype = \"fp8\"\nengine = \"sglang\"",
+            )
+            .replace("replicas = 1", &format!("replicas = 1\nparallel = {{ tp = 4 }}\n{extra}"))
+    };
+    // B200 at TP 4: SGLang's start-up default is 0.855, which cannot hold DeepSeek-R1 fp8; the
+    // error says which fraction it used and how to set another.
+    let e = resolve_err(&dsr1(""));
+    for want in ["bad.toml", "deployment.parallel", "memory fraction 0.855", "engine_options.memory_fraction"] {
+        assert!(e.contains(want), "{want:?} in:\n{e}");
+    }
+    // A fraction set in the scenario is used as given.
+    let text = dsr1("engine_options = { memory_fraction = 0.95 }");
+    let r = Resolved::new("ok.toml", &Scenario::from_toml("ok.toml", &text).unwrap(), &cat).unwrap();
+    let pool = &r.deployment.pools[0];
+    assert_eq!(pool.memory_fraction, 0.95);
+    assert_eq!(r.deployment.engine.max_num_batched_tokens, 16384, "B200 budget picked from memory");
+    // Llama-3.1-8B on H100 with SGLang: 0.835 at TP 1, and vLLM keeps its 0.9.
+    for (engine, frac) in [("sglang", 0.835), ("vllm", 0.9)] {
+        let text = GOOD.replace("replicas = 1", &format!("replicas = 1\nengine = \"{engine}\""));
+        let r = Resolved::new("ok.toml", &Scenario::from_toml("ok.toml", &text).unwrap(), &cat).unwrap();
+        assert!((r.deployment.pools[0].memory_fraction - frac).abs() < 1e-9, "{engine}");
+    }
+}

@@ -27,11 +27,16 @@
 
 mod calibrate;
 mod engine;
+mod published;
 mod row;
 mod simulated;
 
 pub use calibrate::{DEVICE_SCALE_GRID, ShapePick, calibrate_request_path, calibrate_tpot, deployment_key};
 pub use engine::{EngineProfile, Prediction, predict};
+pub use published::{
+    BENCH_KV_FRACTION, PublishedRow, ThroughputPrediction, num_requests, parse_published, predict_throughput,
+    trtllm_bench_settings,
+};
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
 pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, SimKnobs, WARMUP_PER_CLIENT, predict_simulated};
 

@@ -5,5 +5,6 @@ pub mod plan;
 pub mod predict;
 pub mod simulate;
 pub mod step;
+pub mod throughput;
 pub mod validate;
 pub mod workload;

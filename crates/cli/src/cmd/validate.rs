@@ -1,4 +1,4 @@
-//! `tokenfab validate ops|aic|report` (Contract 2).
+//! `tokenfab validate ops|aic|throughput|report` (Contract 2).
 use crate::io;
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -24,6 +24,8 @@ enum Sub {
     Ops(OpsArgs),
     /// End-to-end TTFT/TPOT vs AIConfigurator's measured deployments (aic-silicon format).
     Aic(AicArgs),
+    /// Offline maximum throughput vs TensorRT-LLM's published performance overview.
+    Throughput(super::throughput::ThroughputArgs),
     /// Regenerate docs/VALIDATION.md from the measured tables.
     Report(ReportArgs),
 }
@@ -138,6 +140,10 @@ struct ReportArgs {
     /// end-to-end section is left out when the file is absent.
     #[arg(long, default_value = "../shared/validation/aic-silicon-held-in.csv")]
     aic: PathBuf,
+    /// Published offline throughput (e.g. ../shared/reference/perf_published.csv); its section is
+    /// a one-line note when the file is absent.
+    #[arg(long, default_value = "../shared/reference/perf_published.csv")]
+    published: PathBuf,
     /// Where to write the Markdown.
     #[arg(long, default_value = "docs/VALIDATION.md")]
     out: PathBuf,
@@ -147,6 +153,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     match args.command {
         Sub::Ops(a) => ops(catalog, a),
         Sub::Aic(a) => aic(catalog, a),
+        Sub::Throughput(a) => super::throughput::run(catalog, a),
         Sub::Report(a) => report(catalog, a),
     }
 }
@@ -1068,6 +1075,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
     } else {
         let _ = writeln!(out, "(End-to-end section skipped: `{}` not found.)\n", a.aic.display());
     }
+    out.push_str(&super::throughput::section(catalog, &a.published)?);
     let _ = writeln!(
         out,
         "Reproduce: `cargo run --release -- validate report` (per-row detail: `tokenfab validate ops --chip h100-sxm --input calibration/h100-sxm-ops.csv --rows rows.csv`)."

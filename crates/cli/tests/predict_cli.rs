@@ -266,3 +266,42 @@ fn validate_aic_calibrates_per_deployment_on_other_shapes() {
     let out = tokenfab(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--calibrate"));
 }
+
+/// `validate throughput` on hand-written rows in the format of perf_published.csv (the numbers
+/// are illustrative): tables per slice, skipped rows with their reason, the per-row CSV, and a
+/// more-GPU deployment predicted at a different per-GPU rate.
+#[test]
+fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
+    let dir = std::env::temp_dir().join(format!("tokenfab-published-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("published.csv");
+    let head = "category,status,benchmark_or_source,model,precision,hardware,num_accel,parallelism,framework,isl,osl,\
+        scenario_or_constraint,metric,value,unit,per_accel,source,notes";
+    let src = "\"TensorRT-LLM perf overview (trtllm-bench throughput, max load)\"";
+    let rows = [
+        format!("throughput,official,{src},Llama-3.1-8B,FP8,H100,1,TP1,TRT-LLM,1024,1024,offline max throughput,output tokens/s per GPU,15000,tok/s/GPU,15000,x,"),
+        format!("throughput,official,{src},Llama-3.3-70B,FP8,H200,1,TP1,TRT-LLM,1024,1024,offline max throughput,output tokens/s per GPU,2900,tok/s/GPU,2900,x,"),
+        format!("throughput,official,{src},No-Such-Model,FP8,H100,1,TP1,TRT-LLM,128,128,offline max throughput,output tokens/s per GPU,1000,tok/s/GPU,1000,x,"),
+        "throughput,official,MLPerf Inference v5.1 closed,llama2-70b-99,FP8,H100,8,TP1,TRT-LLM,,,Offline,system tokens/s,30000,tok/s,,x,".to_string(),
+    ];
+    std::fs::write(&input, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
+    let output = dir.join("rows.csv");
+    let out =
+        tokenfab(&["validate", "throughput", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("median predicted/measured") && stdout.contains("H200"), "{stdout}");
+    assert!(stdout.contains("2 row(s) not modelled") && stdout.contains("No-Such-Model"), "{stdout}");
+    assert!(stdout.contains("not a TensorRT-LLM performance-overview offline-throughput row"), "{stdout}");
+    let csv = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("line,model,precision,hardware,parallelism,isl,osl,measured_tok_s_per_gpu,pred"));
+    assert_eq!(lines.len(), 4, "three overview rows: two predicted, one failed");
+    let pred = |l: &str| l.split(',').nth(8).unwrap().parse::<f64>().unwrap();
+    let (small, big) = (pred(lines[1]), pred(lines[2]));
+    assert!(small > 3.0 * big && big > 0.0, "an 8B model serves more tokens per GPU than a 70B: {small} vs {big}");
+    // A missing file is a clear error naming it.
+    let out = tokenfab(&["validate", "throughput", "--input", "/no/such/published.csv"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/published.csv"));
+}

@@ -240,10 +240,16 @@ impl Hardware {
         p.ok_or_else(|| PerfError::UnsupportedDtype { chip: self.chip_id.clone(), dtype })
     }
 
-    /// Peak for a dtype, falling back to the next wider supported format (how engines run fp4
-    /// weights on a chip without fp4 tensor cores: dequantize to fp8/bf16).
+    /// Peak for a dtype, falling back to a wider supported format: fp8 without fp8 tensor cores
+    /// runs at the bf16 rate, and so do fp4 weights without fp4 tensor cores: engines dequantize
+    /// them in a W4A16 kernel (Marlin for NVFP4 in vLLM, Triton's MXFP4 matmul for GPT-OSS in
+    /// vLLM, SGLang and TensorRT-LLM on Hopper; reported), not to fp8.
     pub fn peak_or_wider(&self, dtype: Dtype) -> (f64, Dtype) {
-        for d in [dtype, Dtype::Fp8, Dtype::Bf16] {
+        let order = match dtype {
+            Dtype::Fp4 => [Dtype::Fp4, Dtype::Bf16, Dtype::Bf16],
+            d => [d, Dtype::Fp8, Dtype::Bf16],
+        };
+        for d in order {
             if d.bytes() >= dtype.bytes()
                 && let Ok(p) = self.peak(d)
             {

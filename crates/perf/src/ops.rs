@@ -47,8 +47,10 @@ pub fn grouped_gemm(
     k: u64,
     weight_groups_touched: f64,
 ) -> OpCost {
-    let (peak, _) = hw.peak_or_wider(dtype);
-    let p = hw.params.gemm(dtype);
+    // The efficiencies are those of the format the tensor cores run (a dequantizing kernel runs
+    // at the wider format's rate and efficiency).
+    let (peak, used) = hw.peak_or_wider(dtype);
+    let p = hw.params.gemm(used);
     let sms = hw.compute_units as f64;
     let groups_f = groups as f64;
     let flops = 2.0 * m_per_group * groups_f * n as f64 * k as f64;

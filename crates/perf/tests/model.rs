@@ -187,3 +187,17 @@ proptest! {
         prop_assert!(sm.cost(&BatchShape::decode(batch, ctx * 2)).time_s >= a * 0.999);
     }
 }
+
+/// fp4 weights on a chip without fp4 tensor cores (H100) run in a dequantizing W4A16 kernel:
+/// large GEMMs at the bf16 rate, small ones reading half the bytes of fp8.
+#[test]
+fn fp4_weights_without_fp4_tensor_cores_compute_at_the_bf16_rate() {
+    let (_, hw) = h100();
+    assert_eq!(hw.peak_or_wider(Dtype::Fp4).1, Dtype::Bf16);
+    assert_eq!(hw.peak_or_wider(Dtype::Fp8).1, Dtype::Fp8);
+    let t = |m: u64, dtype: Dtype| gemm(&hw, &Gemm { m, n: 8192, k: 8192, dtype }).time_s;
+    let (big4, big16, big8) = (t(16384, Dtype::Fp4), t(16384, Dtype::Bf16), t(16384, Dtype::Fp8));
+    assert!((big4 / big16 - 1.0).abs() < 0.15, "compute-bound fp4 {big4} vs bf16 {big16}");
+    assert!(big4 > 1.5 * big8, "not at the fp8 rate: {big4} vs {big8}");
+    assert!(t(1, Dtype::Fp4) < t(1, Dtype::Fp8), "memory-bound: fp4 weights stream half the bytes");
+}

@@ -21,6 +21,8 @@ const PUBLISHED: &[(&str, f64, Active, f64)] = &[
     ("llama-3.1-405b", 405.9, Active::Dense, 0.03),
     ("qwen3-32b", 32.8, Active::Dense, 0.03),
     ("qwen3-235b-a22b", 235.0, Active::WithEmbedding(22.0), 0.03),
+    // Model card: 30.5 B total, 3.3 B activated.
+    ("qwen3-30b-a3b", 30.5, Active::WithEmbedding(3.3), 0.03),
     ("qwen3.5-397b-a17b", 397.0, Active::WithEmbedding(17.0), 0.03),
     ("deepseek-v3", 671.0, Active::WithEmbedding(37.0), 0.03),
     ("deepseek-r1", 671.0, Active::WithEmbedding(37.0), 0.03),

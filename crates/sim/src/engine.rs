@@ -162,11 +162,15 @@ pub struct EngineProfile {
 }
 
 /// Which memory-dependent knobs an engine picks itself from the GPU it starts on (SGLang's
-/// `_handle_gpu_memory_settings`); each is `false` once the scenario sets the knob.
+/// `_handle_gpu_memory_settings`, vLLM's `get_batch_defaults`); each is `false` once the
+/// scenario sets the knob.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AutoKnobs {
-    /// `chunked_prefill_size` (the token budget) from GPU memory.
+    /// The token budget (SGLang `chunked_prefill_size`, vLLM `max_num_batched_tokens`) from GPU
+    /// memory.
     pub token_budget: bool,
+    /// vLLM's `max_num_seqs` from GPU memory.
+    pub max_seqs: bool,
     /// `cuda_graph_max_bs` (the largest captured decode batch) from GPU memory and TP.
     pub cuda_graphs: bool,
     /// `mem_fraction_static` from the reserve the two above need.
@@ -269,8 +273,9 @@ impl EngineProfile {
     pub fn defaults(kind: EngineKind) -> EngineProfile {
         const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
         match kind {
-            // vLLM v1 (0.10/0.11): max_num_batched_tokens 8192 and max_num_seqs 256 for the
-            // OpenAI server on GPUs with >= 70 GiB (engine/arg_utils.py defaults; reported);
+            // vLLM v1 (0.10/0.11): max_num_batched_tokens 8192 and max_num_seqs 1024 for the
+            // OpenAI server on GPUs with >= 70 GiB other than A100, 2048 and 256 on smaller ones
+            // (engine/arg_utils.py `get_batch_defaults`; reported; applied by `for_device`);
             // chunked prefill always on in v1; block_size 16 (CUDA default);
             // gpu_memory_utilization 0.9; prefix caching on by default in v1; CUDA graph
             // capture sizes [1, 2, 4] + 8..=512 step 8 (compilation config default, reported).
@@ -279,7 +284,7 @@ impl EngineProfile {
             EngineKind::Vllm => EngineProfile {
                 kind,
                 max_num_batched_tokens: 8192,
-                max_num_seqs: 256,
+                max_num_seqs: 1024,
                 chunked_prefill: true,
                 block_size: 16,
                 memory_fraction: 0.9,
@@ -298,7 +303,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
-                auto: AutoKnobs::default(),
+                auto: AutoKnobs { token_budget: true, max_seqs: true, ..AutoKnobs::default() },
             },
             // SGLang (0.5): page_size 1, radix (prefix) cache on, max_running_requests derived
             // from the pool (we use 1024 as the cap, estimate). chunked_prefill_size,
@@ -330,7 +335,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
-                auto: AutoKnobs { token_budget: true, cuda_graphs: true, memory_fraction: true },
+                auto: AutoKnobs { token_budget: true, max_seqs: false, cuda_graphs: true, memory_fraction: true },
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -368,7 +373,7 @@ impl EngineProfile {
     pub fn sources(kind: EngineKind) -> &'static str {
         match kind {
             EngineKind::Vllm => {
-                "vLLM v1 defaults (engine/arg_utils.py, config; reported); host overhead and non-torch memory: estimate"
+                "vLLM v1 defaults (engine/arg_utils.py, config; max_num_batched_tokens and max_num_seqs from GPU memory as get_batch_defaults picks them; reported); host overhead and non-torch memory: estimate"
             }
             EngineKind::Sglang => {
                 "SGLang server_args.py defaults; chunked_prefill_size, cuda_graph_max_bs and mem_fraction_static from GPU memory, TP and DP as _handle_gpu_memory_settings picks them (PR #10975, SGLang >= 0.5.3; reported); max_num_seqs cap and host overhead: estimate"
@@ -395,6 +400,7 @@ impl EngineProfile {
                 return bad("max_num_seqs", "must be at least 1");
             }
             p.max_num_seqs = v;
+            p.auto.max_seqs = false;
         }
         if let Some(v) = o.chunked_prefill {
             p.chunked_prefill = v;
@@ -487,9 +493,23 @@ impl EngineProfile {
     }
 
     /// Resolves the knobs the engine derives from the GPU (SGLang's token budget and CUDA-graph
-    /// batches) for a device of `gpu_mib` MiB running `parallel`; knobs the scenario set are
-    /// kept. Other engines are unchanged.
+    /// batches, vLLM's token budget and running-sequence cap) for a device of `gpu_mib` MiB
+    /// running `parallel`; knobs the scenario set are kept. TensorRT-LLM is unchanged.
     pub fn for_device(&mut self, gpu_mib: f64, parallel: &tokenfab_perf::Parallel) {
+        if self.kind == EngineKind::Vllm {
+            // `get_batch_defaults`, OpenAI server: GPUs of at least 70 GiB (torch's total
+            // memory, the driver's MiB / 1024) get the large defaults. (vLLM also gives A100 80 GB
+            // the small ones; the catalog has no A100.)
+            let large = gpu_mib >= 70.0 * 1024.0;
+            if self.auto.token_budget {
+                self.max_num_batched_tokens = if large { 8192 } else { 2048 };
+            }
+            if self.auto.max_seqs {
+                self.max_num_seqs = if large { 1024 } else { 256 };
+            }
+            self.max_num_seqs = self.max_num_seqs.min(self.max_num_batched_tokens);
+            return;
+        }
         if self.kind != EngineKind::Sglang {
             return;
         }
@@ -611,6 +631,24 @@ mod tests {
         let mut v = EngineProfile::defaults(EngineKind::Vllm);
         v.for_device(183_359.0, &par);
         assert_eq!((v.max_num_batched_tokens, v.memory_fraction_for(183_359.0, &par)), (8192, 0.9));
+    }
+
+    #[test]
+    fn vllm_batch_limits_follow_gpu_memory() {
+        let par = tokenfab_perf::Parallel::tp(1);
+        // H100 (81,559 MiB, over 70 GiB): 8192 tokens, 1024 sequences.
+        let mut big = EngineProfile::defaults(EngineKind::Vllm);
+        big.for_device(81_559.0, &par);
+        assert_eq!((big.max_num_batched_tokens, big.max_num_seqs), (8192, 1024));
+        // A 48 GB card: 2048 tokens, 256 sequences.
+        let mut small = EngineProfile::defaults(EngineKind::Vllm);
+        small.for_device(46_068.0, &par);
+        assert_eq!((small.max_num_batched_tokens, small.max_num_seqs), (2048, 256));
+        // Set in the scenario: kept.
+        let o = EngineOverrides { max_num_seqs: Some(64), ..Default::default() };
+        let mut set = EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap();
+        set.for_device(46_068.0, &par);
+        assert_eq!((set.max_num_batched_tokens, set.max_num_seqs), (2048, 64));
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn import_hf_config(file: &str, text: &str, id: &str, source: &str) -> Resul
                 num_shared_experts: shared,
                 shared_expert_intermediate_size: shared_inter,
                 first_dense_layers: u("first_k_dense_replace")?.unwrap_or(0),
+                layer_step: u("interleave_moe_layer_step")?.unwrap_or(1).max(1),
             })
         }
         _ => None,

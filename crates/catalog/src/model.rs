@@ -51,6 +51,18 @@ pub struct Moe {
     /// The first this-many layers are dense (use `intermediate_size`).
     #[serde(default)]
     pub first_dense_layers: u32,
+    /// After those, every this-many-th layer is MoE and the others are dense (Llama 4's
+    /// `interleave_moe_layer_step`: 2); 1 means every layer.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layer_step: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
 }
 
 /// Sliding-window attention on some layers (e.g. gpt-oss alternates sliding and full).
@@ -180,7 +192,9 @@ impl Model {
 
     /// MoE layers.
     pub fn moe_layers(&self) -> u32 {
-        self.moe.as_ref().map_or(0, |m| self.num_layers - m.first_dense_layers)
+        self.moe
+            .as_ref()
+            .map_or(0, |m| (self.num_layers - m.first_dense_layers.min(self.num_layers)) / m.layer_step.max(1))
     }
 
     /// Dense-FFN layers.
@@ -360,7 +374,10 @@ impl Model {
             if m.first_dense_layers > self.num_layers {
                 bad("moe.first_dense_layers", "more dense layers than layers".into());
             }
-            if m.first_dense_layers > 0 && self.intermediate_size == 0 {
+            if m.layer_step == 0 || m.layer_step > self.num_layers {
+                bad("moe.layer_step", format!("expected 1..={} (num_layers), got {}", self.num_layers, m.layer_step));
+            }
+            if (m.first_dense_layers > 0 || m.layer_step > 1) && self.intermediate_size == 0 {
                 bad("intermediate_size", "dense layers need a dense intermediate size".into());
             }
         } else if self.intermediate_size == 0 {

@@ -24,6 +24,8 @@ const PUBLISHED: &[(&str, f64, Active, f64)] = &[
     // Model card: 30.5 B total, 3.3 B activated.
     ("qwen3-30b-a3b", 30.5, Active::WithEmbedding(3.3), 0.03),
     ("qwen3.5-397b-a17b", 397.0, Active::WithEmbedding(17.0), 0.03),
+    // Meta: 400 B total, 17 B active (model card).
+    ("llama-4-maverick", 400.0, Active::WithEmbedding(17.0), 0.03),
     ("deepseek-v3", 671.0, Active::WithEmbedding(37.0), 0.03),
     ("deepseek-r1", 671.0, Active::WithEmbedding(37.0), 0.03),
     // Moonshot: "1 T total, 32 B activated"; the text backbone counts 1.03 T.

@@ -89,6 +89,41 @@ fn step_rejects_tp_beyond_the_domain() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("scale-up domain"));
 }
 
+/// Attention data parallelism: each rank holds its own share of the batch's KV, so the per-chip
+/// KV shrinks with the ranks while the MoE layers span all chips.
+#[test]
+fn step_with_attention_dp_splits_the_batch_over_ranks() {
+    let run = |dp: &str, ep: &str| {
+        let out = tokenfab(&[
+            "step",
+            "--model",
+            "deepseek-r1",
+            "--chip",
+            "b200",
+            "--attn-dp",
+            dp,
+            "--ep",
+            ep,
+            "--batch",
+            "512",
+            "--context",
+            "2048",
+            "--dtype",
+            "fp4",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (four, eight) = (run("4", "4"), run("8", "8"));
+    assert_eq!(four["attn_dp"], 4);
+    let kv = |j: &serde_json::Value| j["kv_gb_per_chip"].as_f64().unwrap();
+    assert!((kv(&four) / kv(&eight) - 2.0).abs() < 1e-9, "{} vs {}", kv(&four), kv(&eight));
+    let bad = tokenfab(&["step", "--model", "deepseek-r1", "--chip", "b200", "--attn-dp", "8", "--ep", "3"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--ep 3 must divide"));
+}
+
 #[test]
 fn validate_ops_cross_validates_the_builtin_table() {
     let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../../calibration/h100-sxm-ops.csv");

@@ -29,7 +29,11 @@ pub struct Args {
     /// Pipeline parallelism.
     #[arg(long, default_value_t = 1)]
     pub pp: u32,
-    /// Expert parallelism (MoE); experts' tensor parallelism becomes tp / ep.
+    /// Attention data parallelism: this many ranks of `--tp` chips each, every rank with its own
+    /// share of `--batch` (MoE layers span all tp × attn-dp chips).
+    #[arg(long, default_value_t = 1)]
+    pub attn_dp: u32,
+    /// Expert parallelism (MoE); experts' tensor parallelism becomes tp × attn-dp / ep.
     #[arg(long, default_value_t = 1)]
     pub ep: u32,
     /// Weight/activation format: bf16, fp16, fp8, fp4.
@@ -53,10 +57,14 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     let model = catalog.model(&a.model)?;
     let hw = Hardware::from_catalog(catalog, &a.chip)?;
     hw.peak(a.dtype)?;
-    if a.ep == 0 || !a.tp.is_multiple_of(a.ep) {
-        bail!("--ep {} must divide --tp {}", a.ep, a.tp);
+    if a.attn_dp == 0 {
+        bail!("--attn-dp must be at least 1");
     }
-    let parallel = Parallel { tp: a.tp, pp: a.pp, attn_dp: 1, moe_tp: a.tp / a.ep, moe_ep: a.ep };
+    let world = a.tp * a.attn_dp;
+    if a.ep == 0 || !world.is_multiple_of(a.ep) {
+        bail!("--ep {} must divide --tp × --attn-dp ({world})", a.ep);
+    }
+    let parallel = Parallel { tp: a.tp, pp: a.pp, attn_dp: a.attn_dp, moe_tp: world / a.ep, moe_ep: a.ep };
     let kv = a.kv_dtype.unwrap_or(if matches!(a.dtype, Dtype::Fp8 | Dtype::Fp4) { Dtype::Fp8 } else { Dtype::Bf16 });
     let options = StepOptions {
         weight_dtype: a.dtype,
@@ -76,7 +84,10 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     };
     let c = sm.cost(&shape);
     let weights_gb = sm.weight_bytes_per_chip() / 1e9;
-    let kv_gb = sm.kv_bytes_per_token_per_chip() * (shape.decode_context + shape.prefill_tokens) as f64 / 1e9;
+    // A sequence's KV lives on its own attention-DP rank: each chip holds 1/attn_dp of the batch's.
+    let kv_gb = sm.kv_bytes_per_token_per_chip() * (shape.decode_context + shape.prefill_tokens) as f64
+        / a.attn_dp as f64
+        / 1e9;
     let tokens = shape.tokens() as f64;
     let chips = parallel.chips();
     if a.json {
@@ -93,7 +104,7 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
             .collect();
         let j = serde_json::json!({
             "model": model.id, "chip": hw.chip_id, "calibration": hw.params.provenance,
-            "kind": kind, "tp": a.tp, "pp": a.pp, "ep": a.ep, "dtype": a.dtype.as_str(), "kv_dtype": kv.as_str(),
+            "kind": kind, "tp": a.tp, "pp": a.pp, "attn_dp": a.attn_dp, "ep": a.ep, "dtype": a.dtype.as_str(), "kv_dtype": kv.as_str(),
             "time_ms": c.time_s * 1e3, "tokens_per_s": tokens / c.stage_time_s,
             "power_w_per_chip": c.power_per_chip_w(chips), "bound": c.bound().as_str(),
             "weights_gb_per_chip": weights_gb, "kv_gb_per_chip": kv_gb,
@@ -103,8 +114,8 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} on {} × {} (tp {}, pp {}, ep {}), {} weights, {} KV cache",
-        model.name, chips, hw.chip_id, a.tp, a.pp, a.ep, a.dtype, kv
+        "{} on {} × {} (tp {}, pp {}, attention dp {}, ep {}), {} weights, {} KV cache",
+        model.name, chips, hw.chip_id, a.tp, a.pp, a.attn_dp, a.ep, a.dtype, kv
     );
     println!("{kind}; efficiencies: {}", hw.params.provenance);
     let mut t = Table::new();

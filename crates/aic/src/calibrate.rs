@@ -162,7 +162,13 @@ mod tests {
     }
 
     fn pred(tpot: f64) -> Result<Prediction, String> {
-        Ok(Prediction { ttft_ms: 50.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 })
+        Ok(Prediction {
+            ttft_ms: 50.0,
+            tpot_ms: tpot,
+            decode_step_ms: tpot,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        })
     }
 
     #[test]

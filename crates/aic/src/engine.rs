@@ -75,6 +75,8 @@ pub struct Prediction {
     pub decode_step_ms: f64,
     /// Throughput, output tokens/s of the deployment.
     pub output_tokens_per_s: f64,
+    /// Memory fraction the simulated engine ran at (`None` for the analytic model).
+    pub memory_fraction: Option<f64>,
 }
 
 fn step_model(dep: &Deployment, pool: &Pool, hw: &Hardware, profile: &EngineProfile) -> Result<StepModel, String> {
@@ -168,6 +170,7 @@ pub fn predict(
                 tpot_ms: tpot * 1e3,
                 decode_step_ms: dec * 1e3,
                 output_tokens_per_s: d * osl_f / e2e_service,
+                memory_fraction: None,
             })
         }
         Mode::Disagg => {
@@ -206,6 +209,7 @@ pub fn predict(
                 tpot_ms: tpot * 1e3,
                 decode_step_ms: tpot * 1e3,
                 output_tokens_per_s: d * dep.decode.workers as f64 / tpot,
+                memory_fraction: None,
             })
         }
     }

@@ -91,16 +91,11 @@ pub fn predict_simulated(
         speculative_tokens: speculative.map(|s| s.0),
         speculative_acceptance: speculative.map(|s| s.1),
         device_time_scale,
-        // SGLang picks mem_fraction_static at start-up from GPU memory, TP and DP (modelled in
-        // the simulator). These benchmarks launched with flags the rows do not record, and at
-        // attention DP 32 or 4 × B200 for DeepSeek-R1 fp8 that start-up default leaves no KV
-        // room at all, so the runs set it. The rows get 0.88: SGLang's fallback fraction and
-        // the one aiconfigurator, whose database these rows come from, assumes for SGLang
-        // (ai-dynamo/aiconfigurator PR #1511, `--free-gpu-memory-fraction` help).
-        memory_fraction: (engine == EngineKind::Sglang).then_some(0.88),
+        // SGLang's memory fraction: see `sglang_memory_fraction` below.
+        memory_fraction: (engine == EngineKind::Sglang).then_some(SGLANG_FRACTIONS[0]),
         ..Default::default()
     };
-    let s = DeploymentSpec {
+    let mut s = DeploymentSpec {
         system: dep.system.id.clone(),
         model: dep.model.id.clone(),
         weight_dtype: dep.weight_dtype,
@@ -127,7 +122,11 @@ pub fn predict_simulated(
         // Some measured deployments run tensor parallelism across 8-GPU boxes (tp 16/64).
         allow_multi_domain_tp: true,
     };
-    let d = tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?;
+    let d = if engine == EngineKind::Sglang {
+        sglang_memory_fraction(catalog, &mut s, concurrency as u64 * (isl as u64 + osl as u64))?
+    } else {
+        tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?
+    };
     let skip = concurrency as u64 * WARMUP_PER_CLIENT as u64;
     let n = skip + concurrency as u64 * REQUESTS_PER_CLIENT as u64;
     let reqs = (0..n).map(|id| Request {
@@ -167,5 +166,60 @@ pub fn predict_simulated(
         tpot_ms,
         decode_step_ms: sum.latency.tpot_ms.p50,
         output_tokens_per_s: sum.throughput.output_tokens_per_s,
+        memory_fraction: d.pools.first().map(|p| p.memory_fraction),
     })
+}
+
+/// Memory fractions tried for an SGLang row, in order: 0.88 first, then larger ones.
+pub const SGLANG_FRACTIONS: [f64; 5] = [0.88, 0.90, 0.92, 0.94, 0.95];
+
+/// Resolves an SGLang row's deployment at the memory fraction its benchmark most likely ran.
+///
+/// SGLang picks `mem_fraction_static` at start-up from GPU memory, TP and DP (modelled in the
+/// simulator), but these benchmarks launched with flags the rows do not record, and at
+/// attention DP 32, or for DeepSeek-R1 fp8 on 4 × B200, that start-up default leaves no KV room
+/// at all, so the runs set it. A row gets 0.88, SGLang's fallback fraction and the one
+/// aiconfigurator (whose database these rows come from) assumes for SGLang
+/// (ai-dynamo/aiconfigurator PR #1511, `--free-gpu-memory-fraction` help), unless 0.88 cannot
+/// hold the benchmark's `concurrency` requests at full length (`need_tokens`) in the KV pool
+/// (the decode pool's, for disaggregated rows) or does not fit the model at all: an operator
+/// sweeping concurrency raises the fraction until it does, so the row gets the smallest of
+/// [`SGLANG_FRACTIONS`] that holds them. Where none does, it stays at 0.88 (the first one the
+/// model fits at, if 0.88 does not): nothing says the operator raised it then.
+/// This uses the row's configuration only (concurrency and lengths), never its measurements.
+fn sglang_memory_fraction(
+    catalog: &Catalog,
+    s: &mut DeploymentSpec,
+    need_tokens: u64,
+) -> Result<tokenfab_sim::Deployment, String> {
+    let mut fallback: Option<tokenfab_sim::Deployment> = None;
+    let mut first_err: Option<String> = None;
+    for f in SGLANG_FRACTIONS {
+        s.engine_options.memory_fraction = Some(f);
+        match tokenfab_sim::Deployment::resolve(catalog, s) {
+            Ok(d) => {
+                // A prefill pool holds a request only while it prefills; the decode (or
+                // unified) pool holds all of them.
+                let holds = d.pools.iter().filter(|p| p.role != tokenfab_sim::Role::Prefill).all(|p| {
+                    p.kv_blocks * d.engine.block_size as u64 * p.engines_per_replica as u64 * p.replicas as u64
+                        >= need_tokens
+                });
+                if holds {
+                    return Ok(d);
+                }
+                fallback.get_or_insert(d);
+            }
+            Err(e) => {
+                first_err.get_or_insert(e.to_string());
+            }
+        }
+    }
+    match fallback {
+        Some(d) => {
+            // Back to the fallback's fraction so the spec says what was resolved.
+            s.engine_options.memory_fraction = Some(d.pools[0].memory_fraction);
+            Ok(d)
+        }
+        None => Err(first_err.unwrap_or_default()),
+    }
 }

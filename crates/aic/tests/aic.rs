@@ -103,7 +103,15 @@ fn host_cross_validation_never_uses_the_held_out_model() {
         ttft_ms: 1.0,
         ..Default::default()
     };
-    let p = |tpot: f64| Ok(Prediction { ttft_ms: 1.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 });
+    let p = |tpot: f64| {
+        Ok(Prediction {
+            ttft_ms: 1.0,
+            tpot_ms: tpot,
+            decode_step_ms: tpot,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        })
+    };
     // Model a is fitted best by grid point 0, model b by grid point 1.
     let rows = vec![row("a", 10.0), row("b", 20.0)];
     let by_grid = vec![vec![p(10.0), p(10.0)], vec![p(20.0), p(20.0)]];
@@ -126,7 +134,13 @@ fn request_path_cross_validation_never_uses_the_held_out_model() {
             tpot_ms: 10.0,
             ..Default::default()
         },
-        prediction: Ok(Prediction { ttft_ms: sim_ttft, tpot_ms: 10.0, decode_step_ms: 10.0, output_tokens_per_s: 1.0 }),
+        prediction: Ok(Prediction {
+            ttft_ms: sim_ttft,
+            tpot_ms: 10.0,
+            decode_step_ms: 10.0,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        }),
     };
     // Model a's rows miss 300 ms, model b's none; vLLM has one model (c) and learns from the
     // other backends' models.
@@ -160,7 +174,13 @@ fn request_path_per_client_term_follows_concurrency() {
             tpot_ms: 10.0,
             ..Default::default()
         },
-        prediction: Ok(Prediction { ttft_ms: 50.0, tpot_ms: 10.0, decode_step_ms: 10.0, output_tokens_per_s: 1.0 }),
+        prediction: Ok(Prediction {
+            ttft_ms: 50.0,
+            tpot_ms: 10.0,
+            decode_step_ms: 10.0,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        }),
     };
     let outs: Vec<Outcome> = [1, 8, 64, 128].iter().flat_map(|&c| [o("a", c), o("b", c)]).collect();
     let (cv, picks) = cross_validate_request_path(&outs);
@@ -190,7 +210,13 @@ fn disaggregated_hand_off_is_chosen_on_the_other_backends() {
             tpot_ms: tpot,
             ..Default::default()
         },
-        prediction: Ok(Prediction { ttft_ms: 100.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 }),
+        prediction: Ok(Prediction {
+            ttft_ms: 100.0,
+            tpot_ms: tpot,
+            decode_step_ms: tpot,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        }),
     };
     let outs = vec![
         o("sglang", "disagg", 40.0, 10.0),
@@ -226,7 +252,13 @@ fn measurement_floor_is_the_spread_of_identical_deployments() {
         fields.insert("tp_size".to_string(), "8".to_string());
         Outcome {
             row: AicRow { id: id.into(), concurrency: c, ttft_ms: 100.0, tpot_ms: tpot, fields, ..Default::default() },
-            prediction: Ok(Prediction { ttft_ms: 1.0, tpot_ms: 1.0, decode_step_ms: 1.0, output_tokens_per_s: 1.0 }),
+            prediction: Ok(Prediction {
+                ttft_ms: 1.0,
+                tpot_ms: 1.0,
+                decode_step_ms: 1.0,
+                output_tokens_per_s: 1.0,
+                memory_fraction: None,
+            }),
         }
     };
     // Same deployment measured at 10 and 5 ms (two builds): the best single prediction misses
@@ -253,7 +285,15 @@ fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone()
         ttft_ms: 1.0,
         ..Default::default()
     };
-    let p = |tpot: f64| Ok(Prediction { ttft_ms: 1.0, tpot_ms: tpot, decode_step_ms: tpot, output_tokens_per_s: 1.0 });
+    let p = |tpot: f64| {
+        Ok(Prediction {
+            ttft_ms: 1.0,
+            tpot_ms: tpot,
+            decode_step_ms: tpot,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        })
+    };
     // TensorRT-LLM models a and b are matched at grid point 2 (0.5); vLLM's only model c has no
     // other model to learn from and keeps the default (point 0, fraction 1).
     let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("vllm", "c", 5.0)];
@@ -290,4 +330,26 @@ fn build_pairs_find_one_deployment_measured_under_two_builds() {
         row("post2", "2", 4, 11.0), // 1.1 ×: below the ratio
     ];
     assert_eq!(build_pairs(&rows, 1.3), vec![(1, 0)]);
+}
+
+#[test]
+fn sglang_rows_raise_the_memory_fraction_only_when_0_88_cannot_hold_the_concurrency() {
+    use tokenfab_aic::{SimKnobs, predict_simulated};
+    let cat = Catalog::builtin();
+    // DeepSeek-R1 fp8 on 4 × B200: 168 GB of weights per chip leave ~1.5 GB of KV at 0.88,
+    // under 16 prompts of 8192 + 1024 tokens; the measured TTFT (≈1 s) shows no queueing.
+    let big = rows(
+        "a,src,sglang,0.5.9,deepseek-ai/DeepSeek-R1,b200_sxm,fp8,agg,8192,64,fp8_block,fp8_block,16,4,1,1,4,1,,,,,,,,,,,,,,,997.0,22.3",
+    );
+    let dep = map_row(&cat, &big[0]).unwrap();
+    let p = predict_simulated(&cat, &dep, &big[0], SimKnobs::default()).unwrap();
+    let f = p.memory_fraction.unwrap();
+    assert!(f > 0.88 && f <= 0.95, "{p:?}");
+    // A small model at the same concurrency has room at 0.88 and keeps it.
+    let small = rows(
+        "b,src,sglang,0.5.9,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,1024,64,,,16,1,1,,1,1,,,,,,,,,,,,,,,100.0,8.0",
+    );
+    let dep = map_row(&cat, &small[0]).unwrap();
+    let p = predict_simulated(&cat, &dep, &small[0], SimKnobs::default()).unwrap();
+    assert_eq!(p.memory_fraction, Some(0.88), "{p:?}");
 }

@@ -625,6 +625,7 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             "error",
             "calib_kernel_overhead",
             "calib_device_scale",
+            "memory_fraction",
         ])?;
         for (i, (o, s)) in outcomes.iter().zip(&sim).enumerate() {
             let r = &o.row;
@@ -650,6 +651,7 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
                 e,
                 calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.0.to_string()),
                 calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.1.to_string()),
+                s.prediction.as_ref().ok().and_then(|p| p.memory_fraction).map_or(String::new(), |f| f.to_string()),
             ])?;
         }
         io::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
@@ -1047,9 +1049,14 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              the rows do not record the launch flags, and that default cannot have been what ran where it leaves no KV room\n\
              (DeepSeek-R1 fp8 on 4 × B200: 0.855; attention DP 32 on GB200: 0.45). 0.88 is SGLang's fallback and the\n\
              fraction AIConfigurator assumes; the start-up default (chunk, CUDA graphs and fraction) gave TTFT 42.6 % and\n\
-             TPOT 20.7 % on the rows it fits and left 53 more unmodelled. Eight DeepSeek-R1 fp8 tp 4 rows on B200 get\n\
-             1.5 GB of KV cache at 0.88 and queue for 10–77 s where the measurements show none: those runs set a larger\n\
-             fraction. They dominate the TTFT MAPE and stay in it.\n"
+             TPOT 20.7 % on the rows it fits and left 53 more unmodelled. Where 0.88 cannot hold the row's concurrency ×\n\
+             (ISL + OSL) tokens in the (decode) KV pool, or does not fit the model, the row runs at the smallest of 0.90,\n\
+             0.92, 0.94, 0.95 that does (an operator sweeping concurrency raises the fraction until the sweep fits; the rule\n\
+             reads the row's configuration, never its measurements), and stays at 0.88 where none does. Nine rows move: six\n\
+             DeepSeek-R1 fp8 tp 4 rows on B200 that got 1.5 GB of KV cache at 0.88 and queued for 10–77 s where the\n\
+             measurements show no queueing (TTFT MAPE of all rows 55.2 → 42.2 %), and three disaggregated DeepSeek-V3 rows\n\
+             on GB200 whose prefill workers did not fit at 0.88 and are now modelled. The per-row output\n\
+             (`--output`) has the fraction each row ran at.\n"
         );
         let _ = writeln!(
             out,

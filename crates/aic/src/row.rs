@@ -197,10 +197,14 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
     let dense = model.moe.is_none();
     // TensorRT-LLM's wide-EP deployments give `tp_size` = world size with attention data
     // parallelism enabled; some rows record `attention_dp_size` 1 with a `tp_size` that cannot
-    // divide the attention heads (24, 36, 52...) or that spans several 8-GPU boxes (16, 64 on
-    // HGX), which for an MoE model only makes sense with attention DP (tensor-parallel attention
-    // over the scale-out network is not a layout these engines deploy).
-    let domain = system.scaleup_domain_chips.value.max(1);
+    // divide the attention heads (24, 36, 52...) or that is wider than 8 GPUs (16, 64 on HGX;
+    // 12–64 on GB200 NVL72), which for an MoE model only makes sense with attention DP:
+    // tensor-parallel attention over more than 8 GPUs, let alone over the scale-out network, is
+    // not a layout these engines deploy for MoE models (their DeepSeek, Qwen3 and GPT-OSS
+    // recipes use TP ≤ 8 or attention DP), and for MLA it would replicate the latent KV cache
+    // on every GPU. The GB200 DeepSeek-R1 sweep (tp 12–64, moe_tp = tp) is one family: tp 32
+    // and 64 divide the 128 heads but are treated like the rest of it.
+    let domain = system.scaleup_domain_chips.value.clamp(1, 8);
     let fix = |mut p: Parallel| {
         if !dense && p.attn_dp == 1 && p.tp > 1 && (!model.num_attention_heads.is_multiple_of(p.tp) || p.tp > domain) {
             p.attn_dp = p.tp;

@@ -353,3 +353,25 @@ fn sglang_rows_raise_the_memory_fraction_only_when_0_88_cannot_hold_the_concurre
     let p = predict_simulated(&cat, &dep, &small[0], SimKnobs::default()).unwrap();
     assert_eq!(p.memory_fraction, Some(0.88), "{p:?}");
 }
+
+#[test]
+fn moe_rows_with_tensor_parallelism_wider_than_8_gpus_map_to_attention_dp() {
+    let cat = Catalog::builtin();
+    // GB200's NVLink domain is 72 GPUs and 32 divides DeepSeek-R1's 128 heads, but the row is
+    // one of the wide-EP sweep (moe_tp = tp): attention DP, like its tp 28 and 36 siblings.
+    for tp in [32, 36] {
+        let r = rows(&format!(
+            "a,src,trtllm,,deepseek-ai/DeepSeek-R1,gb200,fp4,agg,8192,1024,nvfp4,nvfp4,256,{tp},1,1,{tp},1,,,,,,,,,,,,,,,1000.0,20.0"
+        ));
+        let dep = map_row(&cat, &r[0]).unwrap();
+        assert_eq!((dep.prefill.parallel.tp, dep.prefill.parallel.attn_dp), (1, tp), "tp {tp}");
+    }
+    // Eight-way tensor parallelism stays tensor parallel; so does a dense model's.
+    let r = rows(
+        "a,src,trtllm,,deepseek-ai/DeepSeek-R1,gb200,fp4,agg,8192,1024,nvfp4,nvfp4,256,8,1,1,8,1,,,,,,,,,,,,,,,1000.0,20.0",
+    );
+    assert_eq!(map_row(&cat, &r[0]).unwrap().prefill.parallel.tp, 8);
+    let r = rows("a,src,trtllm,,Qwen/Qwen3-32B,gb200,,agg,1024,1024,,,16,16,1,1,1,1,,,,,,,,,,,,,,,100.0,10.0");
+    let p = map_row(&cat, &r[0]).unwrap().prefill.parallel;
+    assert_eq!((p.tp, p.attn_dp), (16, 1));
+}

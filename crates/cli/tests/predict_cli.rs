@@ -340,3 +340,35 @@ fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/published.csv"));
 }
+
+#[test]
+fn step_prices_fp4_experts_on_hopper_at_the_bf16_rate_and_says_so() {
+    let run = |chip: &str, moe: &str| {
+        let out = tokenfab(&[
+            "step",
+            "--model",
+            "gpt-oss-120b",
+            "--chip",
+            chip,
+            "--batch",
+            "64",
+            "--context",
+            "1500",
+            "--moe-dtype",
+            moe,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let hopper = run("h200-sxm", "fp4");
+    let notes = hopper["notes"].as_array().unwrap();
+    assert!(notes.len() == 1 && notes[0].as_str().unwrap().contains("bf16 rate"), "{notes:?}");
+    // fp4 experts hold a quarter of bf16's bytes: the MoE weights per chip shrink accordingly.
+    let bf16 = run("h200-sxm", "bf16");
+    let w = |j: &serde_json::Value| j["weights_gb_per_chip"].as_f64().unwrap();
+    assert!(w(&hopper) < 0.4 * w(&bf16), "{} vs {}", w(&hopper), w(&bf16));
+    assert!(bf16["notes"].as_array().unwrap().is_empty());
+    // Blackwell has fp4 tensor cores: no note.
+    assert!(run("b200", "fp4")["notes"].as_array().unwrap().is_empty());
+}

@@ -39,6 +39,10 @@ pub struct Args {
     /// Weight/activation format: bf16, fp16, fp8, fp4.
     #[arg(long, default_value = "bf16")]
     pub dtype: Dtype,
+    /// Routed experts' weight format, where it differs from --dtype (GPT-OSS: bf16 with fp4
+    /// experts).
+    #[arg(long)]
+    pub moe_dtype: Option<Dtype>,
     /// KV-cache format (default: fp8 when --dtype fp8/fp4, else bf16).
     #[arg(long)]
     pub kv_dtype: Option<Dtype>,
@@ -56,7 +60,15 @@ pub struct Args {
 pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     let model = catalog.model(&a.model)?;
     let hw = Hardware::from_catalog(catalog, &a.chip)?;
-    hw.peak(a.dtype)?;
+    // A format without its own tensor cores runs at a wider one's rate (fp4 weights on Hopper:
+    // the engines' W4A16 kernels), as in the simulator; say so rather than refuse.
+    let mut notes = Vec::new();
+    for d in [Some(a.dtype), a.moe_dtype].into_iter().flatten() {
+        let (_, used) = hw.peak_or_wider(d);
+        if used != d && !notes.iter().any(|n: &String| n.starts_with(d.as_str())) {
+            notes.push(format!("{d} computed at the {used} rate: {} has no {d} tensor cores", hw.chip_id));
+        }
+    }
     if a.attn_dp == 0 {
         bail!("--attn-dp must be at least 1");
     }
@@ -68,6 +80,7 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     let kv = a.kv_dtype.unwrap_or(if matches!(a.dtype, Dtype::Fp8 | Dtype::Fp4) { Dtype::Fp8 } else { Dtype::Bf16 });
     let options = StepOptions {
         weight_dtype: a.dtype,
+        moe_dtype: a.moe_dtype,
         kv_dtype: kv,
         cuda_graphs: !a.eager,
         clock_mode: if a.sustained { ClockMode::Sustained } else { ClockMode::Burst },
@@ -104,7 +117,7 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
             .collect();
         let j = serde_json::json!({
             "model": model.id, "chip": hw.chip_id, "calibration": hw.params.provenance,
-            "kind": kind, "tp": a.tp, "pp": a.pp, "attn_dp": a.attn_dp, "ep": a.ep, "dtype": a.dtype.as_str(), "kv_dtype": kv.as_str(),
+            "kind": kind, "notes": notes, "tp": a.tp, "pp": a.pp, "attn_dp": a.attn_dp, "ep": a.ep, "dtype": a.dtype.as_str(), "kv_dtype": kv.as_str(),
             "time_ms": c.time_s * 1e3, "tokens_per_s": tokens / c.stage_time_s,
             "power_w_per_chip": c.power_per_chip_w(chips), "bound": c.bound().as_str(),
             "weights_gb_per_chip": weights_gb, "kv_gb_per_chip": kv_gb,
@@ -118,6 +131,9 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
         model.name, chips, hw.chip_id, a.tp, a.pp, a.attn_dp, a.ep, a.dtype, kv
     );
     println!("{kind}; efficiencies: {}", hw.params.provenance);
+    for n in &notes {
+        println!("note: {n}");
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec!["class", "time ms", "share", "GFLOP", "GB", "bound"]);

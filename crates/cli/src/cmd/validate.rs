@@ -1043,8 +1043,14 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              rows' columns: {floor_ttft:.1} % TTFT and {floor_tpot:.1} % TPOT MAPE on the modelled rows (`measurement_floor`). Blackwell rows\n\
              run on uncalibrated (analytical) efficiencies and DeepSeek/GLM rows on an MLA + expert-parallel path with no\n\
              operator measurements; both carry the largest TPOT errors. Disaggregated rows mostly lack their pool sizes and\n\
-             are listed below rather than guessed. Rows with tensor parallelism across 8-GPU boxes (tp 16/64) are modelled\n\
-             with their all-reduces on the scale-out fabric; they are among the least accurate. SGLang rows run at a memory\n\
+             are listed below rather than guessed. MoE rows that record tensor parallelism wider than 8 GPUs with attention DP 1\n\
+             (tp 16/64 on HGX, the GB200 DeepSeek-R1 sweep at tp 12–64 with moe_tp = tp) are modelled as attention DP over\n\
+             that many GPUs, the wide-EP layout that records the world size as tp; tensor-parallel attention that wide is\n\
+             not a layout the engines deploy for MoE models. GB200 tp 32 and 64 were modelled as tensor parallelism\n\
+             until now because they divide the 128 heads and fit the NVLink domain: with the MLA cache replicated on 32\n\
+             GPUs one of them queued for 232 s (measured 5.8 s); as attention DP, TTFT MAPE of all rows 42.2 → 39.4 %.\n\
+             Those GB200 rows remain among the least accurate (TPOT up to 3 × high): they are likely disaggregated\n\
+             deployments recorded by their GPU total, which their layout columns cannot say. SGLang rows run at a memory\n\
              fraction of 0.88, not at SGLang's start-up default (which the simulator models from GPU memory, TP and DP):\n\
              the rows do not record the launch flags, and that default cannot have been what ran where it leaves no KV room\n\
              (DeepSeek-R1 fp8 on 4 × B200: 0.855; attention DP 32 on GB200: 0.45). 0.88 is SGLang's fallback and the\n\

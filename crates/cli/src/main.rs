@@ -4,6 +4,23 @@
 //! results. Exit codes: 0 success, 1 error (message on stderr), 2 usage error (clap),
 //! 3 completed with row-level failures (e.g. `predict` rows that could not be predicted).
 
+/// `println!` that returns an error instead of panicking when stdout is closed (a reader such
+/// as `head` that stops early): the error is a broken pipe, and `main` exits quietly on it.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($t)*)?
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($t)*)?
+    }};
+}
+
 mod cmd;
 mod io;
 

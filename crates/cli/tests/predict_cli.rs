@@ -372,3 +372,20 @@ fn step_prices_fp4_experts_on_hopper_at_the_bf16_rate_and_says_so() {
     // Blackwell has fp4 tensor cores: no note.
     assert!(run("b200", "fp4")["notes"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_panic() {
+    // `tokenfab plan --print-scenario | head -1`: the reader closes the pipe; the write fails with a
+    // broken pipe, which ends the command quietly (exit 0), like other Unix tools.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenfab"))
+        .args(["plan", "--print-scenario"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tokenfab");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}

@@ -90,7 +90,7 @@ fn fmt_si(v: f64) -> String {
     }
 }
 
-fn print_plan(p: &Plan) {
+fn print_plan(p: &Plan) -> Result<()> {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     t.set_header([
@@ -131,13 +131,14 @@ fn print_plan(p: &Plan) {
             binding.join(" "),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
+    Ok(())
 }
 
 /// Runs `tokenfab plan`.
 pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     if args.print_scenario {
-        print!("{}", tokenfab_plan::BUILTIN_FRONTIER_LAB);
+        out!("{}", tokenfab_plan::BUILTIN_FRONTIER_LAB);
         return Ok(ExitCode::SUCCESS);
     }
     let started = std::time::Instant::now();
@@ -194,13 +195,13 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     tokenfab_report::write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;
 
     if !args.quiet {
-        println!("Scenario {} — base plan ({} capacity)", scenario.name, base.fidelity);
-        print_plan(&base);
+        outln!("Scenario {} — base plan ({} capacity)", scenario.name, base.fidelity);
+        print_plan(&base)?;
         let short = base.short_quarters();
         if let Some(q) = short.first() {
-            println!("Demand is not fully served in {} quarter(s), first {}:", short.len(), q.quarter);
+            outln!("Demand is not fully served in {} quarter(s), first {}:", short.len(), q.quarter);
             for b in &q.binding {
-                println!("  - {}", b.message);
+                outln!("  - {}", b.message);
             }
         }
         let mut t = comfy_table::Table::new();
@@ -222,7 +223,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
                 format!("{:.3}", r.usd_per_mtok),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     eprintln!(
         "wrote {} (summary.json, report.html, run.toml, tables) in {:.2} s; capacity cache: {} computed, {} reused",

@@ -123,16 +123,24 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
             "weights_gb_per_chip": weights_gb, "kv_gb_per_chip": kv_gb,
             "hbm_gb_per_chip": hw.hbm_bytes / 1e9, "classes": classes,
         });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} on {} × {} (tp {}, pp {}, attention dp {}, ep {}), {} weights, {} KV cache",
-        model.name, chips, hw.chip_id, a.tp, a.pp, a.attn_dp, a.ep, a.dtype, kv
+        model.name,
+        chips,
+        hw.chip_id,
+        a.tp,
+        a.pp,
+        a.attn_dp,
+        a.ep,
+        a.dtype,
+        kv
     );
-    println!("{kind}; efficiencies: {}", hw.params.provenance);
+    outln!("{kind}; efficiencies: {}", hw.params.provenance);
     for n in &notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -151,8 +159,8 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
             x.bound.as_str().to_string(),
         ]);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "step {:.3} ms · {:.0} tokens/s · {:.0} W per chip · bound: {} · weights {:.1} GB + KV {:.2} GB of {:.0} GB per chip",
         c.time_s * 1e3,
         tokens / c.stage_time_s,

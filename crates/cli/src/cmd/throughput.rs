@@ -160,13 +160,13 @@ pub fn run(catalog: &Catalog, a: ThroughputArgs) -> Result<ExitCode> {
         for s in slices(&scored, key) {
             t.add_row(std::iter::once(s.name.clone()).chain(cells(&s)));
         }
-        println!("{t}");
+        outln!("{t}");
     }
     let r = reasons(&scored, &skipped);
     if !r.is_empty() {
-        println!("{} row(s) not modelled:", r.iter().map(|(_, n)| n).sum::<usize>());
+        outln!("{} row(s) not modelled:", r.iter().map(|(_, n)| n).sum::<usize>());
         for (why, n) in &r {
-            println!("  {n:>4} × {why}");
+            outln!("  {n:>4} × {why}");
         }
     }
     if let Some(out) = &a.output {

@@ -661,55 +661,57 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
         for (name, key) in AIC_SLICES {
             j.insert(name.to_string(), serde_json::to_value(tokenfab_aic::slices(&outcomes, key))?);
         }
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         for (name, key) in AIC_SLICES {
-            println!("{}", aic_table(&tokenfab_aic::slices(&outcomes, key), name));
+            outln!("{}", aic_table(&tokenfab_aic::slices(&outcomes, key), name));
         }
         if !picks.is_empty() {
             let all = |o: &[tokenfab_aic::Outcome]| {
                 tokenfab_aic::slices(o, |_| String::new()).pop().map_or(f64::NAN, |s| s.ttft_mape)
             };
-            println!(
+            outln!(
                 "TTFT includes a request-path time (front end, tokenization, hand-offs) chosen leave-one-model-out \
                  (TTFT MAPE {:.1} % with it, {:.1} % for the simulation alone; --no-request-path to drop it):",
                 all(&outcomes),
                 all(&sim)
             );
             for (b, m, rp) in &picks {
-                println!(
+                outln!(
                     "  {b:>7} {m}: {} ms + {} µs/prompt token + {} ms/other request in flight",
-                    rp.fixed_ms, rp.per_token_us, rp.per_client_ms
+                    rp.fixed_ms,
+                    rp.per_token_us,
+                    rp.per_client_ms
                 );
             }
             if !handoff.is_empty() {
-                println!(
+                outln!(
                     "Disaggregated rows add a prefill-to-decode hand-off of m × TPOT, m chosen leave-one-backend-out: {}",
                     handoff_text(&handoff)
                 );
             }
         }
         if !kernel_picks.is_empty() {
-            println!(
+            outln!(
                 "Kernel-overhead fraction (share of each kernel's isolated fixed time paid inside the engine's \
                  CUDA-graphed step) chosen leave-one-model-out; --kernel-overhead-scale to fix it:"
             );
             for (b, m, k) in &kernel_picks {
-                println!("  {b:>7} {m}: {k}");
+                outln!("  {b:>7} {m}: {k}");
             }
         }
         if a.calibrate == Calibrate::Deployment {
-            print!("{}", calibration_summary(&outcomes, &calib_picks));
+            out!("{}", calibration_summary(&outcomes, &calib_picks));
         }
         let skipped: Vec<_> = outcomes.iter().filter(|o| o.prediction.is_err()).collect();
         if !skipped.is_empty() {
-            println!("{} row(s) could not be modelled:", skipped.len());
+            outln!("{} row(s) could not be modelled:", skipped.len());
             let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
             for o in &skipped {
                 *reasons.entry(o.prediction.clone().err().unwrap_or_default()).or_default() += 1;
             }
             for (r, n) in reasons {
-                println!("  {n:>4} × {r}");
+                outln!("  {n:>4} × {r}");
             }
         }
     }
@@ -788,15 +790,15 @@ fn ops(catalog: &Catalog, a: OpsArgs) -> Result<ExitCode> {
         io::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({ "mode": format!("{:?}", a.mode).to_lowercase(), "classes": st })
             )?
         );
     } else {
-        println!("{} rows of {} on {} — mode: {:?}", rows.len(), a.input.display(), a.chip, a.mode);
-        println!("{}", table(&st));
+        outln!("{} rows of {} on {} — mode: {:?}", rows.len(), a.input.display(), a.chip, a.mode);
+        outln!("{}", table(&st));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -353,6 +353,30 @@ pub fn cross_validate_host(rows: &[AicRow], by_grid: &[Vec<Result<Prediction, St
     (out, chosen.into_iter().map(|(b, m, g)| (b, m, HOST_GRID[g])).collect())
 }
 
+/// The host overhead of [`HOST_GRID`] that minimizes TPOT MAPE over *all* rows of one backend
+/// (every model): what the AIC rows say about an engine's host time, for use on *another*
+/// dataset (`validate report` hands TensorRT-LLM's to the throughput check). `None` when the
+/// backend has no predicted rows. Ties go to the earlier grid point.
+pub fn fit_host(rows: &[AicRow], by_grid: &[Vec<Result<Prediction, String>>], backend: &str) -> Option<HostOverhead> {
+    let mut best: Option<(f64, usize)> = None;
+    for (g, preds) in by_grid.iter().enumerate() {
+        let errs: Vec<f64> = rows
+            .iter()
+            .zip(preds)
+            .filter(|(r, _)| r.backend == backend)
+            .filter_map(|(r, p)| p.as_ref().ok().map(|p| ape(p.tpot_ms, r.tpot_ms)))
+            .collect();
+        if errs.is_empty() {
+            continue;
+        }
+        let m = errs.iter().sum::<f64>() / errs.len() as f64;
+        if best.is_none_or(|(b, _)| m < b) {
+            best = Some((m, g));
+        }
+    }
+    best.map(|(_, g)| HOST_GRID[g])
+}
+
 /// The fractions of the isolated per-kernel fixed time searched by
 /// [`cross_validate_kernel_overhead`] (1 = the engine default: every kernel pays what it costs
 /// alone; the operator tables were measured one kernel at a time, outside CUDA graphs).

@@ -214,8 +214,13 @@ fn catalog_model<'a>(catalog: &'a Catalog, name: &str) -> Result<&'a tokenfab_ca
     catalog.model(hf).map_err(|e| e.to_string())
 }
 
-/// Simulates one row's `trtllm-bench throughput` run.
-pub fn predict_throughput(catalog: &Catalog, row: &PublishedRow) -> Result<ThroughputPrediction, String> {
+/// Simulates one row's `trtllm-bench throughput` run, with the engine's default host times or
+/// `host` (e.g. the ones [`crate::fit_host`] finds on the AIC rows).
+pub fn predict_throughput(
+    catalog: &Catalog,
+    row: &PublishedRow,
+    host: Option<crate::HostOverhead>,
+) -> Result<ThroughputPrediction, String> {
     let model = catalog_model(catalog, &row.model)?;
     let chip = catalog
         .chip(&row.hardware)
@@ -291,6 +296,8 @@ pub fn predict_throughput(catalog: &Catalog, row: &PublishedRow) -> Result<Throu
             chunked_prefill: Some(true),
             memory_fraction: Some(BENCH_KV_FRACTION),
             prefix_caching: Some(false),
+            host_overhead_ms: host.map(|h| h.per_step_ms),
+            host_overhead_per_seq_us: host.map(|h| h.per_seq_us),
             ..Default::default()
         },
         replicas: 1,

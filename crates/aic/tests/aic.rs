@@ -375,3 +375,33 @@ fn moe_rows_with_tensor_parallelism_wider_than_8_gpus_map_to_attention_dp() {
     let p = map_row(&cat, &r[0]).unwrap().prefill.parallel;
     assert_eq!((p.tp, p.attn_dp), (16, 1));
 }
+
+#[test]
+fn fit_host_pools_every_model_of_one_backend_only() {
+    use tokenfab_aic::{AicRow, HOST_GRID, Prediction, fit_host};
+    let row = |backend: &str, model: &str, tpot: f64| AicRow {
+        backend: backend.into(),
+        model_path: model.into(),
+        tpot_ms: tpot,
+        ttft_ms: 1.0,
+        ..Default::default()
+    };
+    let p = |tpot: f64| {
+        Ok(Prediction {
+            ttft_ms: 1.0,
+            tpot_ms: tpot,
+            decode_step_ms: tpot,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        })
+    };
+    // Two TensorRT-LLM models: grid point 2 fits both within 10 %, point 0 fits one exactly and
+    // misses the other by half; the SGLang row (fitted exactly by point 0) must not count.
+    let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("sglang", "c", 5.0)];
+    let mut by_grid = vec![vec![Err("not run".to_string()); 3]; HOST_GRID.len()];
+    by_grid[0] = vec![p(10.0), p(10.0), p(5.0)];
+    by_grid[2] = vec![p(11.0), p(18.0), p(50.0)];
+    assert_eq!(fit_host(&rows, &by_grid, "trtllm"), Some(HOST_GRID[2]));
+    assert_eq!(fit_host(&rows, &by_grid, "sglang"), Some(HOST_GRID[0]));
+    assert_eq!(fit_host(&rows, &by_grid, "vllm"), None);
+}

@@ -335,6 +335,28 @@ fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
     let pred = |l: &str| l.split(',').nth(8).unwrap().parse::<f64>().unwrap();
     let (small, big) = (pred(lines[1]), pred(lines[2]));
     assert!(small > 3.0 * big && big > 0.0, "an 8B model serves more tokens per GPU than a 70B: {small} vs {big}");
+    // More host time per step and per sequence can only slow the engine down; host work overlaps
+    // the device's (TensorRT-LLM's overlap scheduler), so 50 ms a step shows where 1.5 may not.
+    let slow = dir.join("rows-host.csv");
+    let out = tokenfab(&[
+        "validate",
+        "throughput",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        slow.to_str().unwrap(),
+        "--host-per-step-ms",
+        "50",
+        "--host-per-seq-us",
+        "40",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(&slow).unwrap();
+    let host: Vec<f64> = csv.lines().skip(1).take(2).map(pred).collect();
+    assert!(host[0] < small && host[1] < big, "{host:?} vs {small}, {big}");
+    // One of the pair alone is a usage error.
+    let out = tokenfab(&["validate", "throughput", "--input", input.to_str().unwrap(), "--host-per-step-ms", "1"]);
+    assert_eq!(out.status.code(), Some(2));
     // A missing file is a clear error naming it.
     let out = tokenfab(&["validate", "throughput", "--input", "/no/such/published.csv"]);
     assert!(!out.status.success());

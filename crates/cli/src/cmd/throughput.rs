@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tokenfab_aic::{PublishedRow, ThroughputPrediction};
+use tokenfab_aic::{HostOverhead, PublishedRow, ThroughputPrediction};
 use tokenfab_catalog::Catalog;
 
 /// Flags of `tokenfab validate throughput`.
@@ -21,6 +21,13 @@ pub struct ThroughputArgs {
     /// tokens/s per GPU, the engine limits used, error.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Engine host (CPU) time per iteration in ms, instead of TensorRT-LLM's default (with
+    /// `--host-per-seq-us`; `validate report` uses the pair chosen on the AIC rows).
+    #[arg(long, requires = "host_per_seq_us")]
+    pub host_per_step_ms: Option<f64>,
+    /// Engine host time per running sequence per iteration in µs (with `--host-per-step-ms`).
+    #[arg(long, requires = "host_per_step_ms")]
+    pub host_per_seq_us: Option<f64>,
 }
 
 /// One row and its simulated run.
@@ -39,15 +46,16 @@ impl Scored {
 /// Lines of the table not used, with the reason.
 type Skipped = Vec<(usize, String)>;
 
-/// Simulates every usable row (in parallel). Returns the scored rows and the skipped lines.
-pub fn score(catalog: &Catalog, path: &Path) -> Result<(Vec<Scored>, Skipped)> {
+/// Simulates every usable row (in parallel), with the engine's default host times or `host`.
+/// Returns the scored rows and the skipped lines.
+pub fn score(catalog: &Catalog, path: &Path, host: Option<HostOverhead>) -> Result<(Vec<Scored>, Skipped)> {
     use rayon::prelude::*;
     let (rows, skipped) = tokenfab_aic::parse_published(&path.display().to_string(), &io::read_text(path)?)?;
     let bar = tokenfab_report::Progress::new(rows.len() as u64, "validate throughput");
     let scored = rows
         .into_par_iter()
         .map(|row| {
-            let pred = tokenfab_aic::predict_throughput(catalog, &row);
+            let pred = tokenfab_aic::predict_throughput(catalog, &row, host);
             bar.inc(1);
             Scored { row, pred }
         })
@@ -152,7 +160,17 @@ fn reasons(scored: &[Scored], skipped: &[(usize, String)]) -> Vec<(String, usize
 
 /// `tokenfab validate throughput`.
 pub fn run(catalog: &Catalog, a: ThroughputArgs) -> Result<ExitCode> {
-    let (scored, skipped) = score(catalog, &a.input)?;
+    let host = match (a.host_per_step_ms, a.host_per_seq_us) {
+        (Some(s), Some(q)) => {
+            anyhow::ensure!(
+                s.is_finite() && s >= 0.0 && q.is_finite() && q >= 0.0,
+                "--host-per-step-ms and --host-per-seq-us must be finite and non-negative"
+            );
+            Some(HostOverhead { per_step_ms: s, per_seq_us: q })
+        }
+        _ => None,
+    };
+    let (scored, skipped) = score(catalog, &a.input, host)?;
     for (title, key) in keys() {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
@@ -224,14 +242,16 @@ pub fn run(catalog: &Catalog, a: ThroughputArgs) -> Result<ExitCode> {
 }
 
 /// The throughput section of docs/VALIDATION.md, or a line saying the table is absent.
-pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
+/// `transferred`: TensorRT-LLM host times chosen on the AIC rows, scored as a second pass
+/// (cross-dataset: nothing of it is chosen on these rows).
+pub fn section(catalog: &Catalog, path: &Path, transferred: Option<HostOverhead>) -> Result<String> {
     let mut md = String::new();
     let _ = writeln!(md, "## Offline throughput: TensorRT-LLM's performance overview (`{}`)\n", path.display());
     if !path.exists() {
         let _ = writeln!(md, "(Skipped: `{}` not found.)\n", path.display());
         return Ok(md);
     }
-    let (scored, skipped) = score(catalog, path)?;
+    let (scored, skipped) = score(catalog, path, None)?;
     let _ = writeln!(
         md,
         "Every request queued at once (`trtllm-bench throughput`), output tokens per second per GPU, for the\n\
@@ -258,6 +278,26 @@ pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
          on Blackwell, bf16 with Triton on Hopper) where the performance model prices them at the fp4 (fp8) rate.\n\
          GPT-OSS's TPOT in the AIC section errs the same way.\n"
     );
+    if let Some(h) = transferred {
+        let (moved, _) = score(catalog, path, Some(h))?;
+        let _ = writeln!(
+            md,
+            "**With the host times the AIC rows choose.** The AIC section's host-overhead study, fitted on *all* its\n\
+             TensorRT-LLM rows (every model; a different benchmark, client and set of deployments), picks {} ms per\n\
+             step + {} µs per running sequence (the engine default is 0.3 ms + 1 µs). The same rows with that pair,\n\
+             nothing chosen on them (reproduce: `tokenfab validate throughput --input ... --host-per-step-ms {} \\\n\
+             --host-per-seq-us {}`):\n",
+            h.per_step_ms, h.per_seq_us, h.per_step_ms, h.per_seq_us
+        );
+        for (title, key) in keys().into_iter().filter(|(t, _)| *t != "table") {
+            let _ = writeln!(md, "| {title} | {} |", HEAD[..6].join(" | "));
+            let _ = writeln!(md, "|{}", "---|".repeat(7));
+            for s in slices(&moved, key) {
+                let _ = writeln!(md, "| {} | {} |", s.name, cells(&s).join(" | "));
+            }
+            let _ = writeln!(md);
+        }
+    }
     let mut worst: Vec<&Scored> = scored.iter().filter(|s| s.ratio().is_some()).collect();
     worst.sort_by(|a, b| {
         let e = |s: &Scored| (s.ratio().unwrap_or(1.0) - 1.0).abs();

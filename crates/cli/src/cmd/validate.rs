@@ -424,7 +424,7 @@ fn aic_cv_host(
     catalog: &Catalog,
     path: &std::path::Path,
     kernel_picks: &tokenfab_aic::KernelPicks,
-) -> Result<(Vec<tokenfab_aic::Outcome>, tokenfab_aic::HostPicks)> {
+) -> Result<(Vec<tokenfab_aic::Outcome>, tokenfab_aic::HostPicks, Option<tokenfab_aic::HostOverhead>)> {
     let rows = read_aic(path)?;
     let kernel = |r: &tokenfab_aic::AicRow| {
         kernel_picks.iter().find(|(b, m, _)| *b == r.backend && *m == r.model_path).map(|p| p.2)
@@ -447,7 +447,8 @@ fn aic_cv_host(
             )
         })
         .collect();
-    Ok(tokenfab_aic::cross_validate_host(&rows, &by_grid))
+    let (cv, picks) = tokenfab_aic::cross_validate_host(&rows, &by_grid);
+    Ok((cv, picks, tokenfab_aic::fit_host(&rows, &by_grid, "trtllm")))
 }
 
 /// Draft tokens and chained acceptance assumed by the speculative-decoding check (an MTP head
@@ -866,6 +867,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         md_table(&mut out, &stats(&score(catalog, &chip, &rows, ceil.as_ref(), Mode::Analytical)?));
         let _ = writeln!(out);
     }
+    // TensorRT-LLM host times chosen on all AIC rows, handed to the throughput check.
+    let mut trtllm_host = None;
     if a.aic.exists() {
         let run = aic_outcomes(catalog, &a.aic, AicModel::Sim, None, Default::default())?;
         let (sim, kernel_picks) = (run.outcomes.clone(), run.kernel_picks.clone());
@@ -940,7 +943,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         }
         let _ = writeln!(out, "\n");
         out.push_str(&calibration_section(catalog, &run));
-        let (cv, picks) = aic_cv_host(catalog, &a.aic, &kernel_picks)?;
+        let (cv, picks, fit) = aic_cv_host(catalog, &a.aic, &kernel_picks)?;
+        trtllm_host = fit;
         let (cv, _, _) = with_request_path(&cv);
         let _ = writeln!(
             out,
@@ -1090,7 +1094,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
     } else {
         let _ = writeln!(out, "(End-to-end section skipped: `{}` not found.)\n", a.aic.display());
     }
-    out.push_str(&super::throughput::section(catalog, &a.published)?);
+    out.push_str(&super::throughput::section(catalog, &a.published, trtllm_host)?);
     let _ = writeln!(
         out,
         "Reproduce: `cargo run --release -- validate report` (per-row detail: `tokenfab validate ops --chip h100-sxm --input calibration/h100-sxm-ops.csv --rows rows.csv`)."

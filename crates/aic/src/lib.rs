@@ -198,9 +198,11 @@ pub fn request_path_grid() -> Vec<RequestPath> {
 pub type RequestPathPicks = Vec<(String, String, RequestPath)>;
 
 /// Leave-one-model-out cross-validation of the request-path time: for each (backend, model),
-/// the grid point minimizing TTFT MAPE over the rows of the same backend *and another model*
-/// (all backends' rows of other models when the backend has one model only) is chosen, and that
-/// model's rows are scored with it. No row's own measurement chooses its parameters.
+/// the grid point minimizing TTFT MAPE over the rows of the same backend *and another model* is
+/// chosen, and that model's rows are scored with it. A backend measured on one model only is
+/// cross-validated leave-one-*system*-out instead (its rows on the other systems); with one
+/// system too, all backends' rows of other models are used. No row's own measurement chooses its
+/// parameters.
 pub fn cross_validate_request_path(outcomes: &[Outcome]) -> (Vec<Outcome>, RequestPathPicks) {
     let grid = request_path_grid();
     let mut chosen: BTreeMap<(String, String), RequestPath> = BTreeMap::new();
@@ -228,18 +230,27 @@ pub fn cross_validate_request_path(outcomes: &[Outcome]) -> (Vec<Outcome>, Reque
     let out = outcomes
         .iter()
         .map(|o| {
-            let key = (o.row.backend.clone(), o.row.model_path.clone());
+            let ok = |x: &&Outcome| x.prediction.is_ok();
+            let other_model = |x: &&Outcome| x.row.backend == o.row.backend && x.row.model_path != o.row.model_path;
+            // A backend measured on one model only: hold out the row's system instead (the
+            // request path belongs to the serving stack, so it is learned on the same engine).
+            let one_model = !outcomes.iter().filter(ok).any(|x| other_model(&x));
+            let key = if one_model {
+                (o.row.backend.clone(), format!("{} (held out: {})", o.row.model_path, o.row.system))
+            } else {
+                (o.row.backend.clone(), o.row.model_path.clone())
+            };
             let rp = *chosen.entry(key).or_insert_with(|| {
-                let others = |same_backend: bool| -> Vec<&Outcome> {
-                    outcomes
-                        .iter()
-                        .filter(|x| x.row.model_path != o.row.model_path && x.prediction.is_ok())
-                        .filter(|x| !same_backend || x.row.backend == o.row.backend)
-                        .collect()
-                };
-                let mut train = others(true);
+                let mut train: Vec<&Outcome> = outcomes.iter().filter(ok).filter(other_model).collect();
                 if train.is_empty() {
-                    train = others(false);
+                    train = outcomes
+                        .iter()
+                        .filter(ok)
+                        .filter(|x| x.row.backend == o.row.backend && x.row.system != o.row.system)
+                        .collect();
+                }
+                if train.is_empty() {
+                    train = outcomes.iter().filter(ok).filter(|x| x.row.model_path != o.row.model_path).collect();
                 }
                 best(&train)
             });

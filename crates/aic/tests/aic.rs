@@ -405,3 +405,44 @@ fn fit_host_pools_every_model_of_one_backend_only() {
     assert_eq!(fit_host(&rows, &by_grid, "sglang"), Some(HOST_GRID[0]));
     assert_eq!(fit_host(&rows, &by_grid, "vllm"), None);
 }
+
+#[test]
+fn request_path_of_a_one_model_backend_is_held_out_by_system() {
+    use tokenfab_aic::{AicRow, Outcome, Prediction, cross_validate_request_path};
+    let o = |backend: &str, model: &str, system: &str, ttft: f64, sim: f64| Outcome {
+        row: AicRow {
+            backend: backend.into(),
+            model_path: model.into(),
+            system: system.into(),
+            isl: 1024,
+            concurrency: 1,
+            ttft_ms: ttft,
+            tpot_ms: 10.0,
+            ..Default::default()
+        },
+        prediction: Ok(Prediction {
+            ttft_ms: sim,
+            tpot_ms: 10.0,
+            decode_step_ms: 10.0,
+            output_tokens_per_s: 1.0,
+            memory_fraction: None,
+        }),
+    };
+    // vLLM: one model on two systems, measured ~10 ms above the simulation. TensorRT-LLM: two
+    // models measured ~200 ms above it. vLLM must learn from its own other system, not from
+    // TensorRT-LLM.
+    let rows = vec![
+        o("vllm", "m", "h100", 60.0, 50.0),
+        o("vllm", "m", "h200", 50.0, 40.0),
+        o("trtllm", "a", "h100", 250.0, 50.0),
+        o("trtllm", "b", "h100", 240.0, 40.0),
+    ];
+    let (out, picks) = cross_validate_request_path(&rows);
+    for i in 0..2 {
+        let p = out[i].prediction.as_ref().unwrap().ttft_ms;
+        assert!((p - rows[i].row.ttft_ms).abs() < 30.0, "vLLM row {i}: {p} ms");
+    }
+    assert!(picks.iter().any(|(b, m, _)| b == "vllm" && m.contains("held out: h100")), "{picks:?}");
+    // The two-model backend is still held out by model.
+    assert!(picks.iter().any(|(b, m, _)| b == "trtllm" && m == "a"), "{picks:?}");
+}

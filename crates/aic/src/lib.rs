@@ -393,8 +393,15 @@ pub fn fit_host(rows: &[AicRow], by_grid: &[Vec<Result<Prediction, String>>], ba
 /// alone; the operator tables were measured one kernel at a time, outside CUDA graphs).
 pub const KERNEL_OVERHEAD_GRID: [f64; 4] = [1.0, 0.75, 0.5, 0.25];
 
-/// The kernel-overhead fraction chosen for each (backend, held-out model).
+/// The kernel-overhead fraction chosen for each (backend, held-out model); for a backend
+/// measured on one model, per held-out system (`"model (held out: system)"`).
 pub type KernelPicks = Vec<(String, String, f64)>;
+
+/// The kernel-overhead fraction [`cross_validate_kernel_overhead`] chose for a row, if any.
+pub fn kernel_pick(picks: &KernelPicks, row: &AicRow) -> Option<f64> {
+    let by_system = format!("{} (held out: {})", row.model_path, row.system);
+    picks.iter().find(|(b, m, _)| *b == row.backend && (*m == row.model_path || *m == by_system)).map(|p| p.2)
+}
 
 /// Leave-one-model-out choice of the engines' kernel-overhead fraction: `by_grid[g][i]` is row
 /// `i` simulated with `KERNEL_OVERHEAD_GRID[g]`; each row is scored with the fraction that
@@ -410,8 +417,9 @@ pub fn cross_validate_kernel_overhead(
 }
 
 /// Shared leave-one-model-out grid choice on TPOT: per (backend, held-out model), the index of
-/// the grid point with the lowest TPOT MAPE on the same backend's other models (grid point 0,
-/// the default, when the backend has no other model).
+/// the grid point with the lowest TPOT MAPE on the same backend's other models. A backend
+/// measured on one model only is held out by system instead (its rows on the other systems);
+/// with one system too, grid point 0 (the default) is kept.
 fn cross_validate_tpot_grid(
     rows: &[AicRow],
     by_grid: &[Vec<Result<Prediction, String>>],
@@ -419,14 +427,22 @@ fn cross_validate_tpot_grid(
     let mut chosen: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
-        let key = (row.backend.clone(), row.model_path.clone());
+        let one_model = !rows.iter().any(|r| r.backend == row.backend && r.model_path != row.model_path);
+        let key = if one_model {
+            (row.backend.clone(), format!("{} (held out: {})", row.model_path, row.system))
+        } else {
+            (row.backend.clone(), row.model_path.clone())
+        };
+        let train = |r: &AicRow| {
+            r.backend == row.backend && if one_model { r.system != row.system } else { r.model_path != row.model_path }
+        };
         let g = *chosen.entry(key).or_insert_with(|| {
             let mut best = (f64::INFINITY, 0);
             for (g, preds) in by_grid.iter().enumerate() {
                 let errs: Vec<f64> = rows
                     .iter()
                     .zip(preds)
-                    .filter(|(r, _)| r.backend == row.backend && r.model_path != row.model_path)
+                    .filter(|(r, _)| train(r))
                     .filter_map(|(r, p)| p.as_ref().ok().map(|p| ape(p.tpot_ms, r.tpot_ms)))
                     .collect();
                 if !errs.is_empty() {

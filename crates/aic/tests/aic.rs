@@ -294,8 +294,8 @@ fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone()
             memory_fraction: None,
         })
     };
-    // TensorRT-LLM models a and b are matched at grid point 2 (0.5); vLLM's only model c has no
-    // other model to learn from and keeps the default (point 0, fraction 1).
+    // TensorRT-LLM models a and b are matched at grid point 2 (0.5); vLLM's only model c, on one
+    // system, has no other model or system to learn from and keeps the default (point 0, 1).
     let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("vllm", "c", 5.0)];
     let by_grid: Vec<Vec<_>> = (0..KERNEL_OVERHEAD_GRID.len())
         .map(|g| {
@@ -308,7 +308,18 @@ fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone()
     assert_eq!(out[1].prediction.as_ref().unwrap().tpot_ms, 20.0);
     assert_eq!(out[2].prediction.as_ref().unwrap().tpot_ms, 13.0);
     let pick = |m: &str| picks.iter().find(|x| x.1 == m).map(|x| x.2);
-    assert_eq!((pick("a"), pick("b"), pick("c")), (Some(0.5), Some(0.5), Some(1.0)));
+    assert_eq!((pick("a"), pick("b")), (Some(0.5), Some(0.5)));
+    assert_eq!(tokenfab_aic::kernel_pick(&picks, &rows[2]), Some(1.0));
+    // The same vLLM model measured on two systems: each system's rows learn from the other's.
+    let mut two = vec![row("vllm", "c", 5.0), row("vllm", "c", 6.0)];
+    two[0].system = "h100_sxm".into();
+    two[1].system = "h200_sxm".into();
+    let by_grid: Vec<Vec<_>> = (0..KERNEL_OVERHEAD_GRID.len())
+        .map(|g| if g == 1 { vec![p(5.0), p(6.0)] } else { vec![p(9.0), p(9.0)] })
+        .collect();
+    let (out, picks) = cross_validate_kernel_overhead(&two, &by_grid);
+    assert_eq!(out[0].prediction.as_ref().unwrap().tpot_ms, 5.0);
+    assert_eq!(tokenfab_aic::kernel_pick(&picks, &two[1]), Some(KERNEL_OVERHEAD_GRID[1]));
 }
 
 #[test]

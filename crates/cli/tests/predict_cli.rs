@@ -354,9 +354,19 @@ fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
     let csv = std::fs::read_to_string(&slow).unwrap();
     let host: Vec<f64> = csv.lines().skip(1).take(2).map(pred).collect();
     assert!(host[0] < small && host[1] < big, "{host:?} vs {small}, {big}");
-    // One of the pair alone is a usage error.
+    // One of the pair alone is a usage error; a negative time is refused with the flags named.
     let out = tokenfab(&["validate", "throughput", "--input", input.to_str().unwrap(), "--host-per-step-ms", "1"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = tokenfab(&[
+        "validate",
+        "throughput",
+        "--input",
+        input.to_str().unwrap(),
+        "--host-per-step-ms=-1",
+        "--host-per-seq-us=0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--host-per-step-ms"));
     // A missing file is a clear error naming it.
     let out = tokenfab(&["validate", "throughput", "--input", "/no/such/published.csv"]);
     assert!(!out.status.success());

@@ -107,6 +107,11 @@ pub struct EngineOverrides {
     /// engine build on one model, for kernels the performance model does not describe (e.g. fit
     /// by `tokenfab validate aic --calibrate deployment` on measured benchmark shapes).
     pub device_time_scale: Option<f64>,
+    /// TensorRT-LLM's attention-DP balancing (`attention_dp_config.enable_balance` with
+    /// `timeout_iters`): with attention DP, new prompts are held back until there is one for
+    /// every rank, or until this many iterations have passed, so the ranks prefill together
+    /// (0 = off, the default; NVIDIA's DeepSeek-R1 recipe uses 60).
+    pub attention_dp_balance_iters: Option<u32>,
 }
 
 /// The resolved knobs of one engine.
@@ -155,6 +160,9 @@ pub struct EngineProfile {
     pub spec_draft_layers: u32,
     /// Multiplier on every step's device time (1 = the performance model as is).
     pub device_time_scale: f64,
+    /// Attention-DP balancing: iterations a new prompt may be held for the other ranks
+    /// (0 = off).
+    pub adp_balance_iters: u32,
     /// Knobs the engine derives from the GPU's memory at start-up, still at their automatic
     /// value (not set in the scenario). Resolved by [`EngineProfile::for_device`] and
     /// [`EngineProfile::memory_fraction_for`].
@@ -303,6 +311,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                adp_balance_iters: 0,
                 auto: AutoKnobs { token_budget: true, max_seqs: true, ..AutoKnobs::default() },
             },
             // SGLang (0.5): page_size 1, radix (prefix) cache on, max_running_requests derived
@@ -335,6 +344,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                adp_balance_iters: 0,
                 auto: AutoKnobs { token_budget: true, max_seqs: false, cuda_graphs: true, memory_fraction: true },
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
@@ -364,6 +374,7 @@ impl EngineProfile {
                 spec_acceptance: 0.0,
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
+                adp_balance_iters: 0,
                 auto: AutoKnobs::default(),
             },
         }
@@ -443,6 +454,12 @@ impl EngineProfile {
         }
         if let Some(v) = o.overlap_scheduler {
             p.overlap_host = v;
+        }
+        if let Some(v) = o.attention_dp_balance_iters {
+            if v > 10_000 {
+                return bad("attention_dp_balance_iters", "must be between 0 and 10000");
+            }
+            p.adp_balance_iters = v;
         }
         if let Some(v) = o.kernel_overhead_scale {
             if !(0.0..=1.0).contains(&v) {

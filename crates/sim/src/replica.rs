@@ -223,6 +223,8 @@ pub(crate) struct Replica {
     pub kv_peak_blocks: u64,
     pub preemptions: u64,
     pub outstanding_tokens: u64,
+    /// Consecutive iterations new prompts have been held for attention-DP balancing.
+    held_iters: u32,
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {
@@ -289,6 +291,7 @@ impl Replica {
             kv_peak_blocks: 0,
             preemptions: 0,
             outstanding_tokens: 0,
+            held_iters: 0,
             profile,
         }
     }
@@ -509,9 +512,24 @@ impl Replica {
             self.cur_chunks.push((si, chunk));
             budget = budget.saturating_sub(chunk);
         }
+        // Attention-DP balancing (TensorRT-LLM `enable_balance`): new prompts wait until there is
+        // one for every rank, or for at most `adp_balance_iters` iterations. Only while the step
+        // has other work, so held prompts are always released (the engine keeps stepping).
+        let mut hold = false;
+        if self.profile.adp_balance_iters > 0 && self.attn_dp > 1 {
+            let new = self.waiting.iter().take(self.attn_dp as usize).filter(|&&r| !reqs[r as usize].kv_ready).count();
+            let other_work = self.n_dec > 0 || !self.cur_chunks.is_empty();
+            if new > 0 && (new as u32) < self.attn_dp && other_work && self.held_iters < self.profile.adp_balance_iters
+            {
+                self.held_iters += 1;
+                hold = true;
+            } else {
+                self.held_iters = 0;
+            }
+        }
         // Then new requests, first come first served.
         while let Some(&r) = self.waiting.front() {
-            if budget == 0 || (self.running.len() as u32) >= self.max_seqs {
+            if hold || budget == 0 || (self.running.len() as u32) >= self.max_seqs {
                 break;
             }
             let q = &reqs[r as usize];

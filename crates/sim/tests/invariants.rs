@@ -26,6 +26,8 @@ struct Case {
     closed: Option<u32>,
     /// Speculative decoding: draft tokens per step and acceptance.
     spec: Option<(u32, f64)>,
+    /// Attention DP over 2 ranks with balancing for at most this many iterations.
+    balance: Option<u32>,
     reqs: Vec<(u64, u32, u32, Option<u64>)>,
 }
 
@@ -46,10 +48,24 @@ fn case() -> impl Strategy<Value = Case> {
         ],
         prop_oneof![Just(None), (1u32..12).prop_map(Some)],
         prop_oneof![Just(None), (1u32..5, 0.0f64..=1.0).prop_map(Some)],
+        prop_oneof![2 => Just(None), 1 => (1u32..80).prop_map(Some)],
         prop::collection::vec((0u64..2_000_000_000, 1u32..3000, 1u32..300, prop::option::of(0u64..4)), 1..60),
     )
         .prop_map(
-            |(engine, block_size, kv, replicas, disagg, chunked, prefix_caching, router, closed, spec, reqs)| {
+            |(
+                engine,
+                block_size,
+                kv,
+                replicas,
+                disagg,
+                chunked,
+                prefix_caching,
+                router,
+                closed,
+                spec,
+                balance,
+                reqs,
+            )| {
                 // KV pools from tight (one max-size request, with its draft slots: forces preemption)
                 // to roomy.
                 let max_tokens = 3300u64 + spec.map_or(0, |s| s.0 as u64);
@@ -65,6 +81,7 @@ fn case() -> impl Strategy<Value = Case> {
                     router,
                     closed,
                     spec,
+                    balance,
                     reqs,
                 }
             },
@@ -90,12 +107,20 @@ fn build_tails(c: &Case, tails: Option<bool>) -> (Deployment, SimConfig, Vec<Req
         spec.engine_options.speculative_tokens = Some(k);
         spec.engine_options.speculative_acceptance = Some(a);
     }
+    let parallel = match c.balance {
+        Some(n) => {
+            spec.engine_options.attention_dp_balance_iters = Some(n);
+            ParallelSpec { attn_dp: 2, ..ParallelSpec::default() }
+        }
+        None => ParallelSpec::default(),
+    };
+    spec.parallel = parallel.clone();
     if c.disagg {
         spec.disagg = Some(DisaggSpec {
             prefill_replicas: c.replicas,
             decode_replicas: c.replicas,
-            prefill_parallel: ParallelSpec::default(),
-            decode_parallel: ParallelSpec::default(),
+            prefill_parallel: parallel.clone(),
+            decode_parallel: parallel,
         });
     }
     let dep = Deployment::resolve(&cat, &spec).expect("valid deployment");
@@ -221,6 +246,7 @@ fn open_loop_below_capacity_finishes_everything() {
         router: RouterPolicy::LeastOutstanding,
         closed: None,
         spec: None,
+        balance: None,
         reqs: (0..2000u64)
             .map(|i| (i * 100_000_000, 500 + (i % 13) as u32 * 40, 100 + (i % 7) as u32 * 20, None))
             .collect(),

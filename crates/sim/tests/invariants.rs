@@ -114,12 +114,12 @@ fn build_tails(c: &Case, tails: Option<bool>) -> (Deployment, SimConfig, Vec<Req
         }
         None => ParallelSpec::default(),
     };
-    spec.parallel = parallel.clone();
+    spec.parallel = parallel;
     if c.disagg {
         spec.disagg = Some(DisaggSpec {
             prefill_replicas: c.replicas,
             decode_replicas: c.replicas,
-            prefill_parallel: parallel.clone(),
+            prefill_parallel: parallel,
             decode_parallel: parallel,
         });
     }

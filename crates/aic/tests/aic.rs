@@ -8,6 +8,17 @@ fn rows(body: &str) -> Vec<tokenfab_aic::AicRow> {
     parse_rows("t.csv", &format!("{HEADER}\n{body}\n")).unwrap()
 }
 
+/// A prediction of this TPOT (the other figures are placeholders), as the grid studies see it.
+fn pred_tpot(tpot: f64) -> Result<tokenfab_aic::Prediction, String> {
+    Ok(tokenfab_aic::Prediction {
+        ttft_ms: 1.0,
+        tpot_ms: tpot,
+        decode_step_ms: tpot,
+        output_tokens_per_s: 1.0,
+        memory_fraction: None,
+    })
+}
+
 #[test]
 fn dense_agg_row_predicts_plausible_tpot() {
     let cat = Catalog::builtin();
@@ -95,7 +106,7 @@ fn held_in_table_is_mostly_modelled_when_present() {
 
 #[test]
 fn host_cross_validation_never_uses_the_held_out_model() {
-    use tokenfab_aic::{AicRow, Prediction, cross_validate_host};
+    use tokenfab_aic::{AicRow, cross_validate_host};
     let row = |model: &str, tpot: f64| AicRow {
         backend: "trtllm".into(),
         model_path: model.into(),
@@ -103,15 +114,7 @@ fn host_cross_validation_never_uses_the_held_out_model() {
         ttft_ms: 1.0,
         ..Default::default()
     };
-    let p = |tpot: f64| {
-        Ok(Prediction {
-            ttft_ms: 1.0,
-            tpot_ms: tpot,
-            decode_step_ms: tpot,
-            output_tokens_per_s: 1.0,
-            memory_fraction: None,
-        })
-    };
+    let p = pred_tpot;
     // Model a is fitted best by grid point 0, model b by grid point 1.
     let rows = vec![row("a", 10.0), row("b", 20.0)];
     let by_grid = vec![vec![p(10.0), p(10.0)], vec![p(20.0), p(20.0)]];
@@ -277,7 +280,7 @@ fn measurement_floor_is_the_spread_of_identical_deployments() {
 
 #[test]
 fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone() {
-    use tokenfab_aic::{AicRow, KERNEL_OVERHEAD_GRID, Prediction, cross_validate_kernel_overhead};
+    use tokenfab_aic::{AicRow, KERNEL_OVERHEAD_GRID, cross_validate_kernel_overhead};
     let row = |backend: &str, model: &str, tpot: f64| AicRow {
         backend: backend.into(),
         model_path: model.into(),
@@ -285,15 +288,7 @@ fn kernel_overhead_cross_validation_picks_from_other_models_and_defaults_alone()
         ttft_ms: 1.0,
         ..Default::default()
     };
-    let p = |tpot: f64| {
-        Ok(Prediction {
-            ttft_ms: 1.0,
-            tpot_ms: tpot,
-            decode_step_ms: tpot,
-            output_tokens_per_s: 1.0,
-            memory_fraction: None,
-        })
-    };
+    let p = pred_tpot;
     // TensorRT-LLM models a and b are matched at grid point 2 (0.5); vLLM's only model c, on one
     // system, has no other model or system to learn from and keeps the default (point 0, 1).
     let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("vllm", "c", 5.0)];
@@ -389,7 +384,7 @@ fn moe_rows_with_tensor_parallelism_wider_than_8_gpus_map_to_attention_dp() {
 
 #[test]
 fn fit_host_pools_every_model_of_one_backend_only() {
-    use tokenfab_aic::{AicRow, HOST_GRID, Prediction, fit_host};
+    use tokenfab_aic::{AicRow, HOST_GRID, fit_host};
     let row = |backend: &str, model: &str, tpot: f64| AicRow {
         backend: backend.into(),
         model_path: model.into(),
@@ -397,15 +392,7 @@ fn fit_host_pools_every_model_of_one_backend_only() {
         ttft_ms: 1.0,
         ..Default::default()
     };
-    let p = |tpot: f64| {
-        Ok(Prediction {
-            ttft_ms: 1.0,
-            tpot_ms: tpot,
-            decode_step_ms: tpot,
-            output_tokens_per_s: 1.0,
-            memory_fraction: None,
-        })
-    };
+    let p = pred_tpot;
     // Two TensorRT-LLM models: grid point 2 fits both within 10 %, point 0 fits one exactly and
     // misses the other by half; the SGLang row (fitted exactly by point 0) must not count.
     let rows = vec![row("trtllm", "a", 10.0), row("trtllm", "b", 20.0), row("sglang", "c", 5.0)];

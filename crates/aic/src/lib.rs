@@ -194,6 +194,12 @@ pub fn request_path_grid() -> Vec<RequestPath> {
     grid
 }
 
+/// The name a pick carries when its backend is measured on one model and the row's system is
+/// held out instead of its model: `"model (held out: system)"`.
+fn held_out_system(row: &AicRow) -> String {
+    format!("{} (held out: {})", row.model_path, row.system)
+}
+
 /// The request path chosen for each (backend, held-out model).
 pub type RequestPathPicks = Vec<(String, String, RequestPath)>;
 
@@ -236,7 +242,7 @@ pub fn cross_validate_request_path(outcomes: &[Outcome]) -> (Vec<Outcome>, Reque
             // request path belongs to the serving stack, so it is learned on the same engine).
             let one_model = !outcomes.iter().filter(ok).any(|x| other_model(&x));
             let key = if one_model {
-                (o.row.backend.clone(), format!("{} (held out: {})", o.row.model_path, o.row.system))
+                (o.row.backend.clone(), held_out_system(&o.row))
             } else {
                 (o.row.backend.clone(), o.row.model_path.clone())
             };
@@ -399,7 +405,7 @@ pub type KernelPicks = Vec<(String, String, f64)>;
 
 /// The kernel-overhead fraction [`cross_validate_kernel_overhead`] chose for a row, if any.
 pub fn kernel_pick(picks: &KernelPicks, row: &AicRow) -> Option<f64> {
-    let by_system = format!("{} (held out: {})", row.model_path, row.system);
+    let by_system = held_out_system(row);
     picks.iter().find(|(b, m, _)| *b == row.backend && (*m == row.model_path || *m == by_system)).map(|p| p.2)
 }
 
@@ -429,7 +435,7 @@ fn cross_validate_tpot_grid(
     for (i, row) in rows.iter().enumerate() {
         let one_model = !rows.iter().any(|r| r.backend == row.backend && r.model_path != row.model_path);
         let key = if one_model {
-            (row.backend.clone(), format!("{} (held out: {})", row.model_path, row.system))
+            (row.backend.clone(), held_out_system(row))
         } else {
             (row.backend.clone(), row.model_path.clone())
         };

@@ -49,7 +49,8 @@ mod types;
 pub use hf::{HfImportError, import_hf_config};
 pub use model::{Attention, LinearAttention, Mla, Model, Moe, SlidingWindow, SparseAttention};
 pub use types::{
-    Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, FactRef, Figure, System, SystemKind,
+    Chip, ChipStatus, Confidence, DtypePeaks, Fabric, FabricKind, Fact, FactRef, Figure, GemmEfficiency, System,
+    SystemKind,
 };
 
 use schemars::JsonSchema;

@@ -58,6 +58,7 @@ scaleup_domain_chips = { value = 8, source = "x", confidence = "official" }
 scaleout_bandwidth_gbps = { value = 50.0, source = "", confidence = "estimate" }
 tdp_w = { value = 700.0, source = "x", confidence = "official" }
 idle_power_w = { value = 100.0, source = "x", confidence = "official" }
+gemm_efficiency.fp8 = { value = 70.0, source = "x", confidence = "reported", note = "a percentage typed for a fraction" }
 "#;
     let errs = cat.with_file_text("mine.toml", text).unwrap_err();
     let msgs: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
@@ -65,7 +66,21 @@ idle_power_w = { value = 100.0, source = "x", confidence = "official" }
     assert!(msgs.iter().any(|m| m.contains("chip[h100-sxm].hbm_bandwidth_tbps")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("scaleout_bandwidth_gbps.source")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("scaleout_bandwidth_gbps.note")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("chip[h100-sxm].gemm_efficiency.fp8") && m.contains("(0, 1]")), "{msgs:?}");
     assert!(msgs.iter().all(|m| m.starts_with("mine.toml")), "{msgs:?}");
+}
+
+#[test]
+fn measured_gemm_efficiency_is_sourced_and_per_format() {
+    let cat = Catalog::builtin();
+    let b200 = cat.chip("b200").unwrap();
+    // Published B200 kernel benchmarks: fp4 reaches a smaller share of its peak than bf16.
+    let (bf16, fp4) = (b200.gemm_efficiency(Dtype::Bf16).unwrap(), b200.gemm_efficiency(Dtype::Fp4).unwrap());
+    assert!(fp4 < bf16 && fp4 > 0.3 && bf16 < 0.8, "{fp4} {bf16}");
+    assert_eq!(b200.gemm_efficiency(Dtype::Fp16), Some(bf16));
+    assert!(b200.facts().iter().any(|(f, (src, _, _))| *f == "gemm_efficiency.fp4" && src.contains("vllm")));
+    // A chip without the figure has none (the perf model then uses its generic fraction).
+    assert_eq!(cat.chip("mi300x").unwrap().gemm_efficiency(Dtype::Bf16), None);
 }
 
 #[test]

@@ -149,6 +149,39 @@ impl DtypePeaks {
     }
 }
 
+/// Measured fraction of the dense peak that a large, well-shaped GEMM reaches, per format.
+/// Where the catalog has a figure, the performance model's analytical defaults use it in place
+/// of their generic fraction (a chip with its own operator calibration uses that instead).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GemmEfficiency {
+    /// bf16/fp16 GEMM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bf16: Option<Fact<f64>>,
+    /// fp8 GEMM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8: Option<Fact<f64>>,
+    /// fp4 GEMM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp4: Option<Fact<f64>>,
+}
+
+impl GemmEfficiency {
+    /// The figure for a format (fp16 uses bf16's), if the catalog has one.
+    pub fn fraction(&self, dtype: Dtype) -> Option<f64> {
+        match dtype {
+            Dtype::Bf16 | Dtype::Fp16 => self.bf16.as_ref(),
+            Dtype::Fp8 => self.fp8.as_ref(),
+            Dtype::Fp4 => self.fp4.as_ref(),
+        }
+        .map(|f| f.value)
+    }
+
+    fn entries(&self) -> [(&'static str, &Option<Fact<f64>>); 3] {
+        [("gemm_efficiency.bf16", &self.bf16), ("gemm_efficiency.fp8", &self.fp8), ("gemm_efficiency.fp4", &self.fp4)]
+    }
+}
+
 /// An accelerator (one package: one GPU, one TPU chip, one XPU).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +229,10 @@ pub struct Chip {
     /// Streaming multiprocessors / compute units / cores, for wave quantization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_units: Option<Fact<u32>>,
+    /// Measured GEMM efficiency (fraction of the dense peak) per format, where published
+    /// kernel benchmarks give one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemm_efficiency: Option<GemmEfficiency>,
     /// Unit price of the chip (as part of a system), USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_usd: Option<Fact<f64>>,
@@ -212,6 +249,11 @@ impl Chip {
     /// Dense peak FLOP/s for a format, `None` if unsupported.
     pub fn peak_flops(&self, dtype: Dtype) -> Option<f64> {
         self.peak_dense_tflops.tflops(dtype).map(|t| t * 1e12)
+    }
+    /// Measured fraction of the dense peak a large GEMM reaches in a format, where the catalog
+    /// has one.
+    pub fn gemm_efficiency(&self, dtype: Dtype) -> Option<f64> {
+        self.gemm_efficiency.as_ref().and_then(|g| g.fraction(dtype))
     }
     /// HBM bandwidth in bytes/s.
     pub fn hbm_bytes_per_s(&self) -> f64 {
@@ -269,6 +311,17 @@ impl Chip {
                 });
             }
         }
+        for (field, f) in self.gemm_efficiency.iter().flat_map(|g| g.entries()) {
+            if let Some(f) = f {
+                if !(f.value > 0.0 && f.value <= 1.0) {
+                    errs.push(CatalogError {
+                        file: self.origin.clone(),
+                        location: format!("chip[{}].{field}", self.id),
+                        message: format!("expected a fraction of the dense peak in (0, 1], got {}", f.value),
+                    });
+                }
+            }
+        }
         if self.idle_power_w.value >= self.tdp_w.value {
             errs.push(CatalogError {
                 file: self.origin.clone(),
@@ -299,6 +352,9 @@ impl Chip {
         v.push(fig("tdp_w", "W", &self.tdp_w));
         v.push(fig("idle_power_w", "W", &self.idle_power_w));
         opt_fig(&mut v, "compute_units", "SMs/CUs", &self.compute_units);
+        for (field, f) in self.gemm_efficiency.iter().flat_map(|g| g.entries()) {
+            opt_fig(&mut v, field, "of dense peak", f);
+        }
         opt_fig(&mut v, "price_usd", "USD", &self.price_usd);
         v
     }
@@ -334,6 +390,11 @@ impl Chip {
         }
         if let Some(f) = &self.compute_units {
             v.push(("compute_units", t(f)));
+        }
+        for (field, f) in self.gemm_efficiency.iter().flat_map(|g| g.entries()) {
+            if let Some(f) = f {
+                v.push((field, t(f)));
+            }
         }
         if let Some(f) = &self.price_usd {
             v.push(("price_usd", t(f)));

@@ -107,12 +107,19 @@ impl Params {
     pub fn analytical(chip: &Chip) -> Params {
         // Large dense GEMMs on current accelerators reach 65–80 % of the dense datasheet peak
         // (H100: 70 % measured in shared/calibration); narrower formats lose a little more to
-        // scaling and epilogues. Weight streaming reaches ~85 % of HBM bandwidth.
-        let g = |ce: f64| GemmParams { compute_eff: ce, memory_eff: 0.85, overhead_s: 6e-6, blend_p: 3.0 };
+        // scaling and epilogues. Weight streaming reaches ~85 % of HBM bandwidth. Where the
+        // catalog has a measured GEMM efficiency for the chip (`gemm_efficiency`, with its
+        // source), that figure replaces the generic fraction.
+        let g = |dtype: Dtype, generic: f64| GemmParams {
+            compute_eff: chip.gemm_efficiency(dtype).unwrap_or(generic),
+            memory_eff: 0.85,
+            overhead_s: 6e-6,
+            blend_p: 3.0,
+        };
         Params {
-            gemm_bf16: g(0.72),
-            gemm_fp8: g(0.66),
-            gemm_fp4: g(0.60),
+            gemm_bf16: g(Dtype::Bf16, 0.72),
+            gemm_fp8: g(Dtype::Fp8, 0.66),
+            gemm_fp4: g(Dtype::Fp4, 0.60),
             attn: AttnParams {
                 prefill_compute_eff: 0.58,
                 prefill_compute_eff_flash: 0.36,
@@ -130,7 +137,11 @@ impl Params {
             },
             net: NetParams { link_eff: 0.80 },
             elementwise_memory_eff: 0.75,
-            provenance: "analytical defaults".into(),
+            provenance: if chip.gemm_efficiency.is_some() {
+                "analytical defaults; GEMM efficiency from the catalog".into()
+            } else {
+                "analytical defaults".into()
+            },
         }
     }
 }

@@ -201,3 +201,23 @@ fn fp4_weights_without_fp4_tensor_cores_compute_at_the_bf16_rate() {
     assert!(big4 > 1.5 * big8, "not at the fp8 rate: {big4} vs {big8}");
     assert!(t(1, Dtype::Fp4) < t(1, Dtype::Fp8), "memory-bound: fp4 weights stream half the bytes");
 }
+
+#[test]
+fn a_chips_measured_gemm_efficiency_replaces_the_generic_fraction() {
+    let cat = Catalog::builtin();
+    let b200 = cat.chip("b200").unwrap();
+    let p = tokenfab_perf::Params::analytical(b200);
+    assert_eq!(p.gemm_fp4.compute_eff, b200.gemm_efficiency(Dtype::Fp4).unwrap());
+    assert_eq!(p.gemm_bf16.compute_eff, b200.gemm_efficiency(Dtype::Bf16).unwrap());
+    assert!(p.provenance.contains("catalog"), "{}", p.provenance);
+    // A large fp4 GEMM on B200 is priced at the measured fraction of the 9 PF peak, not at 60 %.
+    let hw = Hardware::new(b200, cat.default_system_for_chip("b200"), &cat);
+    let flops = 2.0 * 16384.0 * 6144.0 * 4096.0;
+    let t = gemm(&hw, &Gemm { m: 16384, n: 6144, k: 4096, dtype: Dtype::Fp4 }).time_s;
+    let frac = flops / t / 9e15;
+    assert!((0.35..0.45).contains(&frac), "{frac}");
+    // Without a figure the generic fractions stay.
+    let mi = tokenfab_perf::Params::analytical(cat.chip("mi300x").unwrap());
+    assert_eq!((mi.gemm_bf16.compute_eff, mi.gemm_fp4.compute_eff), (0.72, 0.60));
+    assert_eq!(mi.provenance, "analytical defaults");
+}

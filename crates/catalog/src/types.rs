@@ -312,14 +312,14 @@ impl Chip {
             }
         }
         for (field, f) in self.gemm_efficiency.iter().flat_map(|g| g.entries()) {
-            if let Some(f) = f {
-                if !(f.value > 0.0 && f.value <= 1.0) {
-                    errs.push(CatalogError {
-                        file: self.origin.clone(),
-                        location: format!("chip[{}].{field}", self.id),
-                        message: format!("expected a fraction of the dense peak in (0, 1], got {}", f.value),
-                    });
-                }
+            if let Some(f) = f
+                && !(f.value > 0.0 && f.value <= 1.0)
+            {
+                errs.push(CatalogError {
+                    file: self.origin.clone(),
+                    location: format!("chip[{}].{field}", self.id),
+                    message: format!("expected a fraction of the dense peak in (0, 1], got {}", f.value),
+                });
             }
         }
         if self.idle_power_w.value >= self.tdp_w.value {

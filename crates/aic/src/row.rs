@@ -204,11 +204,23 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
     // recipes use TP ≤ 8 or attention DP), and for MLA it would replicate the latent KV cache
     // on every GPU. The GB200 DeepSeek-R1 sweep (tp 12–64, moe_tp = tp) is one family: tp 32
     // and 64 divide the 128 heads but are treated like the rest of it.
+    //
+    // The same rows record the experts as `moe_tp_size` = tp with `moe_ep_size` 1. Tensor
+    // parallelism of every expert over more than 8 GPUs, or over a count that does not divide
+    // the expert's intermediate size (DeepSeek-R1's 2,048 over 36 or 52 GPUs), cannot be run;
+    // the engine's wide-EP recipe spreads whole experts over all the GPUs (expert parallelism,
+    // with ⌈experts / GPUs⌉ expert slots per GPU where the count does not divide: 256 experts on
+    // 36 GPUs are 288 slots, 8 per GPU). Such rows map to EP over all the GPUs.
     let domain = system.scaleup_domain_chips.value.clamp(1, 8);
+    let expert_inter = model.moe.as_ref().map_or(1, |m| m.expert_intermediate_size);
     let fix = |mut p: Parallel| {
         if !dense && p.attn_dp == 1 && p.tp > 1 && (!model.num_attention_heads.is_multiple_of(p.tp) || p.tp > domain) {
             p.attn_dp = p.tp;
             p.tp = 1;
+            if p.moe_ep == 1 && (p.moe_tp > domain || !expert_inter.is_multiple_of(p.moe_tp)) {
+                p.moe_ep = p.moe_tp;
+                p.moe_tp = 1;
+            }
         }
         p
     };

@@ -370,8 +370,19 @@ fn moe_rows_with_tensor_parallelism_wider_than_8_gpus_map_to_attention_dp() {
             "a,src,trtllm,,deepseek-ai/DeepSeek-R1,gb200,fp4,agg,8192,1024,nvfp4,nvfp4,256,{tp},1,1,{tp},1,,,,,,,,,,,,,,,1000.0,20.0"
         ));
         let dep = map_row(&cat, &r[0]).unwrap();
-        assert_eq!((dep.prefill.parallel.tp, dep.prefill.parallel.attn_dp), (1, tp), "tp {tp}");
+        let p = dep.prefill.parallel;
+        assert_eq!((p.tp, p.attn_dp), (1, tp), "tp {tp}");
+        // Its experts (recorded as moe_tp = tp, ep 1) are spread whole over all the GPUs: 36 GPUs
+        // cannot split DeepSeek-R1's 2,048-wide experts, and neither layout runs experts
+        // tensor-parallel over more than 8 GPUs.
+        assert_eq!((p.moe_tp, p.moe_ep), (1, tp), "tp {tp}");
     }
+    // Expert TP within 8 GPUs of a wide attention-DP row is kept (tp 16 = moe_tp 4 × ep 4).
+    let r = rows(
+        "a,src,trtllm,,deepseek-ai/DeepSeek-R1,b200_sxm,fp4,agg,8192,1024,nvfp4,nvfp4,64,16,1,1,4,4,,,,,,,,,,,,,,,1000.0,20.0",
+    );
+    let p = map_row(&cat, &r[0]).unwrap().prefill.parallel;
+    assert_eq!((p.tp, p.attn_dp, p.moe_tp, p.moe_ep), (1, 16, 4, 4));
     // Eight-way tensor parallelism stays tensor parallel; so does a dense model's.
     let r = rows(
         "a,src,trtllm,,deepseek-ai/DeepSeek-R1,gb200,fp4,agg,8192,1024,nvfp4,nvfp4,256,8,1,1,8,1,,,,,,,,,,,,,,,1000.0,20.0",

@@ -93,10 +93,13 @@ impl Parallel {
             return Err(PerfError::Layout(format!("pp {} exceeds the model's {} layers", self.pp, model.num_layers)));
         }
         if let Some(m) = &model.moe {
-            if m.num_experts % self.moe_ep != 0 {
+            // An expert count that moe_ep does not divide is served with ⌈experts / moe_ep⌉
+            // expert slots per rank, some experts replicated (TensorRT-LLM's wide-EP load
+            // balancer: 256 experts on 36 GPUs run as 288 slots, 8 per GPU).
+            if self.moe_ep > m.num_experts {
                 return Err(PerfError::Layout(format!(
-                    "{} experts cannot be split evenly over moe_ep {}",
-                    m.num_experts, self.moe_ep
+                    "moe_ep {} is larger than the model's {} experts",
+                    self.moe_ep, m.num_experts
                 )));
             }
         } else if self.moe_ep > 1 {
@@ -399,7 +402,7 @@ impl StepModel {
         let moe = m.moe.as_ref().map_or(0.0, |moe| {
             let moe_frac = 1.0 - dense_frac;
             moe_frac
-                * (moe.num_experts as f64 / p.moe_ep as f64 * m.expert_params() / p.moe_tp as f64
+                * (moe.num_experts.div_ceil(p.moe_ep) as f64 * m.expert_params() / p.moe_tp as f64
                     + m.shared_expert_params() / p.tp as f64)
         });
         let per_layer = (attn + dense) * wd + moe * md;
@@ -654,7 +657,7 @@ impl StepModel {
             let md = self.options.moe_dtype.unwrap_or(wd);
             let e = moe.num_experts as f64;
             let k = moe.experts_per_token as f64;
-            let e_local = (moe.num_experts / p.moe_ep) as u64;
+            let e_local = moe.num_experts.div_ceil(p.moe_ep) as u64;
             // All tokens of the replica reach the expert ranks (attention DP gathers them).
             let t_all = tokens as f64;
             let routed = t_all * k / p.moe_ep as f64;

@@ -221,3 +221,19 @@ fn a_chips_measured_gemm_efficiency_replaces_the_generic_fraction() {
     assert_eq!((mi.gemm_bf16.compute_eff, mi.gemm_fp4.compute_eff), (0.72, 0.60));
     assert_eq!(mi.provenance, "analytical defaults");
 }
+
+#[test]
+fn expert_parallelism_that_does_not_divide_the_experts_uses_expert_slots() {
+    let cat = Catalog::builtin();
+    let model = cat.model("deepseek-r1").unwrap();
+    let chip = cat.chip("gb200").unwrap();
+    let hw = Hardware::new(chip, cat.default_system_for_chip("gb200"), &cat);
+    let layout = |ep: u32| Parallel { tp: 1, pp: 1, attn_dp: ep, moe_tp: 1, moe_ep: ep };
+    let opts = StepOptions { weight_dtype: Dtype::Fp4, ..Default::default() };
+    // 256 experts over 36 GPUs: ⌈256 / 36⌉ = 8 slots per GPU, as over 32 GPUs.
+    let w = |ep: u32| StepModel::new(model, &hw, layout(ep), opts.clone()).unwrap().weight_bytes_per_chip();
+    assert!((w(36) - w(32)).abs() / w(32) < 0.02, "{} {}", w(36), w(32));
+    assert!(w(36) < w(28));
+    // More ranks than experts cannot be laid out.
+    assert!(StepModel::new(model, &hw, layout(288), opts).is_err());
+}

@@ -880,7 +880,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              the simulated mean TTFT and TPOT of the measured requests. The clients run in random phase: a pilot run measures\n\
              one request cycle and the clients' first sends are spread over it (identical requests started together stay in\n\
              lock-step waves in a deterministic model; the measured benchmarks are not in step). The operator efficiencies\n\
-             come from the H100 operator table (H100/H200) or the analytical defaults (Blackwell) and the engine constants\n\
+             come from the H100 operator table (H100/H200) or the analytical defaults with the catalog's published GEMM\n\
+             efficiencies (Blackwell: vLLM's B200 GEMM benchmarks, `catalog show b200`) and the engine constants\n\
              are documented estimates; **nothing there is fitted to these rows**. Two terms are, each chosen per backend\n\
              from a grid **leave-one-model-out** — each model's rows are scored with the values fitted on the other models'\n\
              rows: (1) TTFT adds a request-path time (HTTP front end, tokenization, routing, hand-offs: `a` ms + `b` µs per\n\
@@ -1047,15 +1048,21 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              faster runs. Identical deployments measured differently put a floor under any predictor that sees only the\n\
              rows' columns: {floor_ttft:.1} % TTFT and {floor_tpot:.1} % TPOT MAPE on the modelled rows (`measurement_floor`). Blackwell rows\n\
              run on uncalibrated (analytical) efficiencies and DeepSeek/GLM rows on an MLA + expert-parallel path with no\n\
-             operator measurements; both carry the largest TPOT errors. Disaggregated rows mostly lack their pool sizes and\n\
+             operator measurements; both carry the largest TPOT errors. The published B200 GEMM efficiencies (bf16 0.65,\n\
+             fp8 0.57, fp4 0.43 of the dense peaks, in place of the generic 0.72 / 0.66 / 0.60) barely move these rows\n\
+             (MoE decode is bound by memory, not GEMM math: TTFT 37.0 → 36.9 %, TPOT 19.4 → 19.3 %); they move the\n\
+             compute-bound throughput rows below. Disaggregated rows mostly lack their pool sizes and\n\
              are listed below rather than guessed. MoE rows that record tensor parallelism wider than 8 GPUs with attention DP 1\n\
              (tp 16/64 on HGX, the GB200 DeepSeek-R1 sweep at tp 12–64 with moe_tp = tp) are modelled as attention DP over\n\
              that many GPUs, the wide-EP layout that records the world size as tp; tensor-parallel attention that wide is\n\
              not a layout the engines deploy for MoE models. GB200 tp 32 and 64 were modelled as tensor parallelism\n\
              until now because they divide the 128 heads and fit the NVLink domain: with the MLA cache replicated on 32\n\
              GPUs one of them queued for 232 s (measured 5.8 s); as attention DP, TTFT MAPE of all rows 42.2 → 39.4 %.\n\
-             Those GB200 rows remain among the least accurate (TPOT up to 3 × high): they are likely disaggregated\n\
-             deployments recorded by their GPU total, which their layout columns cannot say. SGLang rows run at a memory\n\
+             The same rows record their experts as moe_tp = tp with EP 1: tensor parallelism of every expert over 12–64\n\
+             GPUs, which cannot run (DeepSeek-R1's 2,048-wide experts do not split over 36 or 52 GPUs) and which no recipe\n\
+             uses; they now map to expert parallelism over all the GPUs, with ⌈256 / GPUs⌉ expert slots per GPU where the\n\
+             count does not divide (TensorRT-LLM's wide-EP load balancer runs 288 slots on 36 GPUs). The expert-TP reading\n\
+             over-predicted their TPOT up to 3 × (GB200 TensorRT-LLM TPOT MAPE 57.5 → 37.9 %, all rows 19.3 → 18.6 %). SGLang rows run at a memory\n\
              fraction of 0.88, not at SGLang's start-up default (which the simulator models from GPU memory, TP and DP):\n\
              the rows do not record the launch flags, and that default cannot have been what ran where it leaves no KV room\n\
              (DeepSeek-R1 fp8 on 4 × B200: 0.855; attention DP 32 on GB200: 0.45). 0.88 is SGLang's fallback and the\n\

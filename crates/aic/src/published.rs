@@ -221,6 +221,45 @@ pub fn predict_throughput(
     row: &PublishedRow,
     host: Option<crate::HostOverhead>,
 ) -> Result<ThroughputPrediction, String> {
+    let (spec, max_bs, max_tokens) = bench_deployment(catalog, row, host)?;
+    let d = tokenfab_sim::Deployment::resolve(catalog, &spec).map_err(|e| e.to_string())?;
+    let requests = num_requests(row.isl, row.osl);
+    let reqs = (0..requests as u64).map(|id| Request {
+        id,
+        arrival_ns: 0,
+        input_tokens: row.isl,
+        output_tokens: row.osl,
+        class: 0,
+        session: None,
+        turn: 0,
+        prefix: None,
+    });
+    let cfg = SimConfig { arrivals: Arrivals::Timed, max_engine_iterations: 50_000_000, ..SimConfig::default() };
+    let res = run(&cfg, &d, reqs, 1).map_err(|e| e.to_string())?;
+    if res.counters.requests_completed < requests as u64 {
+        return Err(format!("only {} of {requests} requests completed", res.counters.requests_completed));
+    }
+    let last = res.records.iter().filter_map(|r| r.finish_ns).max().unwrap_or(0);
+    if last == 0 {
+        return Err("no simulated time elapsed".into());
+    }
+    let tokens = requests as f64 * row.osl as f64;
+    Ok(ThroughputPrediction {
+        tok_s_per_gpu: tokens / (last as f64 * 1e-9) / d.chips() as f64,
+        max_batch_size: max_bs,
+        max_num_tokens: max_tokens,
+        requests,
+        iterations: res.counters.engine_iterations,
+    })
+}
+
+/// The deployment a row's `trtllm-bench throughput` run used, as the overview documents it, with
+/// the batch and token limits `trtllm-bench` derives.
+fn bench_deployment(
+    catalog: &Catalog,
+    row: &PublishedRow,
+    host: Option<crate::HostOverhead>,
+) -> Result<(DeploymentSpec, u32, u32), String> {
     let model = catalog_model(catalog, &row.model)?;
     let chip = catalog
         .chip(&row.hardware)
@@ -247,6 +286,11 @@ pub fn predict_throughput(
     // (MXFP4 experts, bf16 attention and the rest), whatever the table's precision label.
     let gpt_oss = model.id.starts_with("gpt-oss");
     let (dtype, moe_dtype) = if gpt_oss { (Dtype::Bf16, Dtype::Fp4) } else { (label, label) };
+    // Its experts' GEMMs take MXFP8 activations on Blackwell (TensorRT-LLM's default TRTLLM MoE
+    // backend) and bf16 on Hopper (Triton): the GPT-OSS deployment guide's MoE backend support
+    // matrix (nvidia.github.io/TensorRT-LLM/deployment-guide/deployment-guide-for-gpt-oss-on-trtllm.html;
+    // reported). Hopper needs no setting: it has no fp4 path, so the weights already run at bf16.
+    let moe_act_dtype = (gpt_oss && !hopper).then_some(Dtype::Fp8);
     // KV cache: FP8 for the ModelOpt FP8/FP4 checkpoints (`kv_cache_quant_algo: FP8`) and in the
     // overview's DeepSeek-R1 and GPT-OSS options (`kv_cache_config: dtype: fp8`), except GPT-OSS
     // on Hopper ("Hopper: use auto", the checkpoint's bf16).
@@ -286,6 +330,7 @@ pub fn predict_throughput(
         model: model.id.clone(),
         weight_dtype: dtype,
         moe_dtype: Some(moe_dtype),
+        moe_act_dtype,
         kv_dtype,
         engine: EngineKind::Trtllm,
         engine_options: EngineOverrides {
@@ -305,35 +350,7 @@ pub fn predict_throughput(
         disagg: None,
         allow_multi_domain_tp: false,
     };
-    let d = tokenfab_sim::Deployment::resolve(catalog, &spec).map_err(|e| e.to_string())?;
-    let requests = num_requests(row.isl, row.osl);
-    let reqs = (0..requests as u64).map(|id| Request {
-        id,
-        arrival_ns: 0,
-        input_tokens: row.isl,
-        output_tokens: row.osl,
-        class: 0,
-        session: None,
-        turn: 0,
-        prefix: None,
-    });
-    let cfg = SimConfig { arrivals: Arrivals::Timed, max_engine_iterations: 50_000_000, ..SimConfig::default() };
-    let res = run(&cfg, &d, reqs, 1).map_err(|e| e.to_string())?;
-    if res.counters.requests_completed < requests as u64 {
-        return Err(format!("only {} of {requests} requests completed", res.counters.requests_completed));
-    }
-    let last = res.records.iter().filter_map(|r| r.finish_ns).max().unwrap_or(0);
-    if last == 0 {
-        return Err("no simulated time elapsed".into());
-    }
-    let tokens = requests as f64 * row.osl as f64;
-    Ok(ThroughputPrediction {
-        tok_s_per_gpu: tokens / (last as f64 * 1e-9) / d.chips() as f64,
-        max_batch_size: max_bs,
-        max_num_tokens: max_tokens,
-        requests,
-        iterations: res.counters.engine_iterations,
-    })
+    Ok((spec, max_bs, max_tokens))
 }
 
 #[cfg(test)]
@@ -357,6 +374,45 @@ throughput,official,MLPerf Inference v5.1 closed,llama2-70b-99,FP8,H100,8,TP1,TR
         let bad = CSV.replace(",1024,1024,", ",1024,lots,");
         let e = parse_published("p.csv", &bad).unwrap_err().to_string();
         assert!(e.contains("p.csv") && e.contains("line 2") && e.contains("osl"), "{e}");
+    }
+
+    #[test]
+    fn gpt_oss_experts_take_mxfp8_activations_on_blackwell_only() {
+        let cat = Catalog::builtin();
+        let row = |model: &str, hw: &str, par: &str, n: u32| PublishedRow {
+            line: 2,
+            source: "x".into(),
+            model: model.into(),
+            precision: "FP4".into(),
+            hardware: hw.into(),
+            num_accel: n,
+            parallelism: par.into(),
+            isl: 1024,
+            osl: 1024,
+            tok_s_per_gpu: 1.0,
+        };
+        let act = |r: PublishedRow| bench_deployment(&cat, &r, None).unwrap().0.moe_act_dtype;
+        // The deployment guide's MoE backend matrix: MXFP8 × MXFP4 on Blackwell, bf16 on Hopper.
+        assert_eq!(act(row("GPT-OSS-120B", "B200", "TP1", 1)), Some(Dtype::Fp8));
+        assert_eq!(act(row("GPT-OSS-120B", "GB200", "DEP4", 4)), Some(Dtype::Fp8));
+        assert_eq!(act(row("GPT-OSS-120B", "H200", "TP1", 1)), None);
+        assert_eq!(act(row("Qwen3-235B-A22B", "B200", "TP8", 8)), None);
+        // W4A8 runs at the fp8 rate: slower per step than the same experts priced at fp4 × fp4.
+        let r = row("GPT-OSS-120B", "B200", "TP1", 1);
+        let w4a8 = predict_throughput(&cat, &r, None).unwrap().tok_s_per_gpu;
+        let (mut spec, ..) = bench_deployment(&cat, &r, None).unwrap();
+        spec.moe_act_dtype = None;
+        let w4a4 = tokenfab_sim::Deployment::resolve(&cat, &spec).unwrap();
+        let w4a8_dep = tokenfab_sim::Deployment::resolve(&cat, &bench_deployment(&cat, &r, None).unwrap().0).unwrap();
+        let shape = tokenfab_perf::BatchShape {
+            decode_seqs: 1024,
+            decode_context: 1024 * 1500,
+            logits_seqs: 1024,
+            ..Default::default()
+        };
+        let t = |d: &tokenfab_sim::Deployment| d.pools[0].step.cost(&shape).time_s;
+        assert!(t(&w4a8_dep) > t(&w4a4), "{} {}", t(&w4a8_dep), t(&w4a4));
+        assert!(w4a8 > 0.0);
     }
 
     #[test]

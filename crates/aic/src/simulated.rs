@@ -100,6 +100,7 @@ pub fn predict_simulated(
         model: dep.model.id.clone(),
         weight_dtype: dep.weight_dtype,
         moe_dtype: Some(dep.moe_dtype),
+        moe_act_dtype: None,
         kv_dtype: dep.kv_dtype,
         engine,
         engine_options: overrides,

@@ -145,6 +145,7 @@ impl Explorer<'_> {
             model: m.model.clone(),
             weight_dtype: self.workload.weight_dtype,
             moe_dtype: None,
+            moe_act_dtype: None,
             kv_dtype: self.workload.kv_dtype,
             engine: EngineKind::Vllm,
             engine_options: EngineOverrides {

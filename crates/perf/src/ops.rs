@@ -47,17 +47,34 @@ pub fn grouped_gemm(
     k: u64,
     weight_groups_touched: f64,
 ) -> OpCost {
+    grouped_gemm_mixed(hw, dtype, dtype, groups, m_per_group, n, k, weight_groups_touched)
+}
+
+/// [`grouped_gemm`] with weights in one format and activations in another (W4A8: MXFP4 weights
+/// × MXFP8 activations; W4A16). The tensor cores run the wider of the two formats; the weights
+/// stream at their own width.
+#[allow(clippy::too_many_arguments)]
+pub fn grouped_gemm_mixed(
+    hw: &Hardware,
+    weight: Dtype,
+    act: Dtype,
+    groups: u64,
+    m_per_group: f64,
+    n: u64,
+    k: u64,
+    weight_groups_touched: f64,
+) -> OpCost {
+    let run = if act.bytes() > weight.bytes() { act } else { weight };
     // The efficiencies are those of the format the tensor cores run (a dequantizing kernel runs
     // at the wider format's rate and efficiency).
-    let (peak, used) = hw.peak_or_wider(dtype);
+    let (peak, used) = hw.peak_or_wider(run);
     let p = hw.params.gemm(used);
     let sms = hw.compute_units as f64;
     let groups_f = groups as f64;
     let flops = 2.0 * m_per_group * groups_f * n as f64 * k as f64;
-    let eb = dtype.bytes();
     // A is read once per group, W once per touched group, C written in bf16.
-    let bytes = m_per_group * groups_f * k as f64 * eb
-        + weight_groups_touched * n as f64 * k as f64 * eb
+    let bytes = m_per_group * groups_f * k as f64 * act.bytes()
+        + weight_groups_touched * n as f64 * k as f64 * weight.bytes()
         + m_per_group * groups_f * n as f64 * 2.0;
     if flops <= 0.0 {
         return OpCost::zero();

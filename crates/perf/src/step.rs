@@ -139,6 +139,10 @@ pub struct StepOptions {
     pub weight_dtype: Dtype,
     /// Format of MoE expert weights (defaults to `weight_dtype`).
     pub moe_dtype: Option<Dtype>,
+    /// Format of the activations the routed experts' GEMMs take, where it differs from the
+    /// experts' weights (GPT-OSS on Blackwell with TensorRT-LLM: MXFP8 activations × MXFP4
+    /// weights). The GEMMs run at the wider format's rate. Defaults to the weights' format.
+    pub moe_act_dtype: Option<Dtype>,
     /// KV-cache format.
     pub kv_dtype: Dtype,
     /// Whether the step runs as CUDA graphs (no host launch gaps). Without graphs each kernel
@@ -164,6 +168,7 @@ impl Default for StepOptions {
         StepOptions {
             weight_dtype: Dtype::Bf16,
             moe_dtype: None,
+            moe_act_dtype: None,
             kv_dtype: Dtype::Bf16,
             cuda_graphs: true,
             launch_overhead_s: 4e-6,
@@ -664,8 +669,9 @@ impl StepModel {
             let m_per_expert = routed / e_local as f64;
             let touched = e_local as f64 * (1.0 - (1.0 - k / e).powf(t_all));
             let inter = (moe.expert_intermediate_size as u64).div_ceil(p.moe_tp as u64);
-            let up = ops::grouped_gemm(hw, md, e_local, m_per_expert, mats * inter, hidden, touched);
-            let down = ops::grouped_gemm(hw, md, e_local, m_per_expert, hidden, inter, touched);
+            let act = self.options.moe_act_dtype.unwrap_or(md);
+            let up = ops::grouped_gemm_mixed(hw, md, act, e_local, m_per_expert, mats * inter, hidden, touched);
+            let down = ops::grouped_gemm_mixed(hw, md, act, e_local, m_per_expert, hidden, inter, touched);
             let router = gemm(t_local, moe.num_experts as u64, hidden);
             moe_ffn = router.then(up).then(down);
             if moe.num_shared_experts > 0 {

@@ -129,6 +129,7 @@ impl CapacityModel for SimCapacity {
             model: q.model.clone(),
             weight_dtype: q.weight_dtype,
             moe_dtype: q.moe_dtype,
+            moe_act_dtype: None,
             kv_dtype: q.kv_dtype,
             engine: engine_kind(&q.engine)?,
             engine_options: EngineOverrides {

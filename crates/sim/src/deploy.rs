@@ -85,6 +85,11 @@ pub struct DeploymentSpec {
     /// MoE expert format (defaults to `weight_dtype`).
     #[serde(default)]
     pub moe_dtype: Option<Dtype>,
+    /// Format of the activations entering the routed experts' GEMMs, where the engine runs them
+    /// wider than the expert weights (GPT-OSS on Blackwell with TensorRT-LLM: `fp8`, MXFP8 × MXFP4
+    /// weights). Defaults to `moe_dtype`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moe_act_dtype: Option<Dtype>,
     /// KV-cache format (defaults to bf16).
     #[serde(default = "bf16")]
     pub kv_dtype: Dtype,
@@ -121,6 +126,7 @@ impl DeploymentSpec {
             model: model.into(),
             weight_dtype: Dtype::Bf16,
             moe_dtype: None,
+            moe_act_dtype: None,
             kv_dtype: Dtype::Bf16,
             engine: EngineKind::Vllm,
             engine_options: EngineOverrides::default(),
@@ -216,6 +222,7 @@ impl Deployment {
         let options = StepOptions {
             weight_dtype: spec.weight_dtype,
             moe_dtype: spec.moe_dtype,
+            moe_act_dtype: spec.moe_act_dtype,
             kv_dtype: spec.kv_dtype,
             cuda_graphs: true,
             clock_mode: ClockMode::Sustained,

@@ -43,6 +43,10 @@ pub struct Args {
     /// experts).
     #[arg(long)]
     pub moe_dtype: Option<Dtype>,
+    /// Activation format of the routed experts' GEMMs, where the engine runs them wider than the
+    /// expert weights (GPT-OSS on Blackwell with TensorRT-LLM: fp8, MXFP8 × MXFP4).
+    #[arg(long)]
+    pub moe_act_dtype: Option<Dtype>,
     /// KV-cache format (default: fp8 when --dtype fp8/fp4, else bf16).
     #[arg(long)]
     pub kv_dtype: Option<Dtype>,
@@ -81,6 +85,7 @@ pub fn run(catalog: &Catalog, a: Args) -> Result<ExitCode> {
     let options = StepOptions {
         weight_dtype: a.dtype,
         moe_dtype: a.moe_dtype,
+        moe_act_dtype: a.moe_act_dtype,
         kv_dtype: kv,
         cuda_graphs: !a.eager,
         clock_mode: if a.sustained { ClockMode::Sustained } else { ClockMode::Burst },

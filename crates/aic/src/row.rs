@@ -179,8 +179,17 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
         .default_system_for_chip(&chip.id)
         .ok_or_else(|| format!("no system for chip `{}` in the catalog", chip.id))?
         .clone();
-    let weight_dtype = dtype(&row.gemm_quant, &row.precision)?;
-    let moe_dtype = dtype(&row.moe_quant, &row.precision)?;
+    let mut weight_dtype = dtype(&row.gemm_quant, &row.precision)?;
+    let mut moe_dtype = dtype(&row.moe_quant, &row.precision)?;
+    // OpenAI's GPT-OSS checkpoints (`openai/gpt-oss-*`) store only the routed experts in MXFP4;
+    // attention, router, embeddings and LM head stay bf16 (`quantization_config.
+    // modules_to_not_convert` in their config.json), and the engines serve them as stored. The
+    // rows' quant labels (`nvfp4`, `fp8`) name the run's mode, not that checkpoint's layout.
+    // Their KV cache follows the bf16 weights (`auto`, as TensorRT-LLM's overview sets it on Hopper).
+    if row.model_path.starts_with("openai/gpt-oss") {
+        weight_dtype = Dtype::Bf16;
+        moe_dtype = Dtype::Fp4;
+    }
     // KV-cache format (the rows do not record it). Deployments quantized to fp8/fp4 run an fp8 KV
     // cache in these benchmarks (estimate): the engines' published recipes for these models set
     // it (TensorRT-LLM's DeepSeek-R1 serve example `kv_cache_config: dtype: fp8`, SGLang

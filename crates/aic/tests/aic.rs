@@ -1,6 +1,6 @@
 //! AIC row parsing, mapping and prediction behaviour.
 use tokenfab_aic::{EngineProfile, map_row, parse_rows, predict};
-use tokenfab_catalog::Catalog;
+use tokenfab_catalog::{Catalog, Dtype};
 
 const HEADER: &str = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_tp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_tp_size,decode_moe_ep_size,silicon_ttft_ms,silicon_tpot_ms";
 
@@ -454,4 +454,20 @@ fn request_path_of_a_one_model_backend_is_held_out_by_system() {
     assert!(picks.iter().any(|(b, m, _)| b == "vllm" && m.contains("held out: h100")), "{picks:?}");
     // The two-model backend is still held out by model.
     assert!(picks.iter().any(|(b, m, _)| b == "trtllm" && m == "a"), "{picks:?}");
+}
+
+#[test]
+fn gpt_oss_rows_run_openais_checkpoint_whatever_their_quant_labels() {
+    let cat = Catalog::builtin();
+    for (precision, quant) in [("fp4", "nvfp4"), ("fp8", "fp8")] {
+        let r = rows(&format!(
+            "a,src,trtllm,,openai/gpt-oss-120b,h200_sxm,{precision},agg,1024,1024,{quant},{quant},8,1,1,1,1,1,,,,,,,,,,,,,,,100.0,5.0"
+        ));
+        let dep = map_row(&cat, &r[0]).unwrap();
+        assert_eq!((dep.weight_dtype, dep.moe_dtype, dep.kv_dtype), (Dtype::Bf16, Dtype::Fp4, Dtype::Bf16), "{quant}");
+    }
+    // Other models keep their rows' labels.
+    let r = rows("a,src,trtllm,,Qwen/Qwen3-32B,h100_sxm,fp8,agg,1024,1024,fp8,fp8,8,1,1,1,1,1,,,,,,,,,,,,,,,100.0,5.0");
+    let dep = map_row(&cat, &r[0]).unwrap();
+    assert_eq!((dep.weight_dtype, dep.kv_dtype), (Dtype::Fp8, Dtype::Fp8));
 }

@@ -284,8 +284,9 @@ fn bench_deployment(
     let hopper = matches!(chip.id.as_str(), "h100-sxm" | "h200-sxm");
     // GPT-OSS is not among the overview's ModelOpt checkpoints: it runs OpenAI's own on every GPU
     // (MXFP4 experts, bf16 attention and the rest), whatever the table's precision label.
-    let gpt_oss = model.id.starts_with("gpt-oss");
-    let (dtype, moe_dtype) = if gpt_oss { (Dtype::Bf16, Dtype::Fp4) } else { (label, label) };
+    let native = crate::row::openai_checkpoint_formats(model);
+    let gpt_oss = native.is_some();
+    let (dtype, moe_dtype) = native.unwrap_or((label, label));
     // Its experts' GEMMs take MXFP8 activations on Blackwell (TensorRT-LLM's default TRTLLM MoE
     // backend) and bf16 on Hopper (Triton): the GPT-OSS deployment guide's MoE backend support
     // matrix (nvidia.github.io/TensorRT-LLM/deployment-guide/deployment-guide-for-gpt-oss-on-trtllm.html;

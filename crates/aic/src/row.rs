@@ -171,6 +171,14 @@ fn layout(row: &AicRow, prefix: &str, dense: bool) -> Result<Parallel, String> {
     Ok(Parallel { tp, pp, attn_dp: dp, moe_tp, moe_ep })
 }
 
+/// Weight formats of OpenAI's GPT-OSS checkpoints, which the engines serve as stored whatever a
+/// benchmark's precision label: only the routed experts are MXFP4; attention, router, embeddings
+/// and LM head stay bf16 (`quantization_config.modules_to_not_convert` in their config.json).
+/// Returns (dense weights, experts), or `None` for other models.
+pub(crate) fn openai_checkpoint_formats(model: &Model) -> Option<(Dtype, Dtype)> {
+    model.id.starts_with("gpt-oss").then_some((Dtype::Bf16, Dtype::Fp4))
+}
+
 /// Maps a row onto the catalog, or says why it cannot be modelled.
 pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
     let model = catalog.model(&row.model_path).map_err(|e| e.to_string())?.clone();
@@ -181,14 +189,11 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
         .clone();
     let mut weight_dtype = dtype(&row.gemm_quant, &row.precision)?;
     let mut moe_dtype = dtype(&row.moe_quant, &row.precision)?;
-    // OpenAI's GPT-OSS checkpoints (`openai/gpt-oss-*`) store only the routed experts in MXFP4;
-    // attention, router, embeddings and LM head stay bf16 (`quantization_config.
-    // modules_to_not_convert` in their config.json), and the engines serve them as stored. The
-    // rows' quant labels (`nvfp4`, `fp8`) name the run's mode, not that checkpoint's layout.
-    // Their KV cache follows the bf16 weights (`auto`, as TensorRT-LLM's overview sets it on Hopper).
-    if row.model_path.starts_with("openai/gpt-oss") {
-        weight_dtype = Dtype::Bf16;
-        moe_dtype = Dtype::Fp4;
+    // The rows' quant labels (`nvfp4`, `fp8`) name the run's mode, not GPT-OSS's checkpoint
+    // layout; their KV cache follows the bf16 weights (`auto`, as TensorRT-LLM's overview sets it
+    // on Hopper).
+    if let Some((w, e)) = openai_checkpoint_formats(&model) {
+        (weight_dtype, moe_dtype) = (w, e);
     }
     // KV-cache format (the rows do not record it). Deployments quantized to fp8/fp4 run an fp8 KV
     // cache in these benchmarks (estimate): the engines' published recipes for these models set

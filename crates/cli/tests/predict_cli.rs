@@ -169,7 +169,11 @@ fn validate_aic_reports_slices_and_request_path() {
     let csv = std::fs::read_to_string(&output).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("id,pred_ttft_ms,pred_tpot_ms,sim_ttft_ms,"), "{}", lines[0]);
+    assert!(lines[0].ends_with(",layout,formats"), "{}", lines[0]);
     assert_eq!(lines.len(), 5);
+    // Each modelled row says how it was read: layout and weight/expert/KV formats.
+    let q32 = lines.iter().find(|l| l.starts_with("q32,")).unwrap();
+    assert!(q32.ends_with(",tp2 pp1 dp1 moe_tp2 ep1,fp8/fp8/fp8"), "{q32}");
     // Reported TTFT = simulated TTFT + the request-path time, never less.
     for l in &lines[1..4] {
         let f: Vec<&str> = l.split(',').collect();

@@ -35,7 +35,9 @@ struct AicArgs {
     /// Rows in the format of ../shared/validation/aic-silicon-held-in.csv.
     #[arg(long)]
     input: PathBuf,
-    /// Per-row predictions: id, pred_ttft_ms, pred_tpot_ms, the inputs used, measured values, error.
+    /// Per-row predictions: id, pred_ttft_ms, pred_tpot_ms, the inputs used, measured values, error,
+    /// and how the row was read: the layout (`tp pp dp moe_tp ep`, per pool) and formats
+    /// (weights/experts/KV) it was simulated with.
     #[arg(long)]
     output: Option<PathBuf>,
     /// Print JSON instead of tables.
@@ -623,6 +625,8 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             "calib_kernel_overhead",
             "calib_device_scale",
             "memory_fraction",
+            "layout",
+            "formats",
         ])?;
         for (i, (o, s)) in outcomes.iter().zip(&sim).enumerate() {
             let r = &o.row;
@@ -631,6 +635,28 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
                 Err(e) => (String::new(), String::new(), e.clone()),
             };
             let st = s.prediction.as_ref().map_or(String::new(), |p| format!("{:.3}", p.ttft_ms));
+            // How the row was read: the layout and formats it was simulated with (the mapping
+            // rules in crates/aic/src/row.rs can differ from the row's literal columns).
+            let (layout, formats) = match tokenfab_aic::map_row(catalog, r) {
+                Ok(d) => {
+                    let l = |p: &tokenfab_perf::Parallel| {
+                        format!("tp{} pp{} dp{} moe_tp{} ep{}", p.tp, p.pp, p.attn_dp, p.moe_tp, p.moe_ep)
+                    };
+                    let layout = if d.mode == tokenfab_aic::Mode::Agg {
+                        l(&d.prefill.parallel)
+                    } else {
+                        format!(
+                            "prefill {}× {} | decode {}× {}",
+                            d.prefill.workers,
+                            l(&d.prefill.parallel),
+                            d.decode.workers,
+                            l(&d.decode.parallel)
+                        )
+                    };
+                    (layout, format!("{}/{}/{}", d.weight_dtype, d.moe_dtype, d.kv_dtype))
+                }
+                Err(_) => (String::new(), String::new()),
+            };
             w.write_record([
                 r.id.clone(),
                 t,
@@ -649,6 +675,8 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
                 calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.0.to_string()),
                 calib_picks.get(i).copied().flatten().map_or(String::new(), |p| p.1.to_string()),
                 s.prediction.as_ref().ok().and_then(|p| p.memory_fraction).map_or(String::new(), |f| f.to_string()),
+                layout.clone(),
+                formats.clone(),
             ])?;
         }
         io::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;

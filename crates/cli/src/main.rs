@@ -58,6 +58,8 @@ enum Command {
     Explore(cmd::explore::Args),
     /// Merge sharded sweep outputs.
     Merge(cmd::explore::MergeArgs),
+    /// Run again what a run directory's run.toml records; compare summary.json byte for byte.
+    Repeat(cmd::repeat::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => cmd::plan::run(&catalog, a),
         Command::Explore(a) => cmd::explore::run(&catalog, a),
         Command::Merge(a) => cmd::explore::merge(&catalog, a),
+        Command::Repeat(a) => cmd::repeat::run(&catalog, a),
     });
     match result {
         Ok(code) => code,

@@ -35,7 +35,7 @@ mod table;
 pub use progress::{Progress, sha256_hex};
 pub use table::{Column, Table};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Errors while building or writing outputs.
@@ -66,6 +66,14 @@ pub enum ReportError {
     /// JSON or TOML serialization failed.
     #[error("serialize: {0}")]
     Serialize(String),
+    /// A file this crate reads back (`run.toml`) did not parse.
+    #[error("{file}: {message}")]
+    Parse {
+        /// the file
+        file: String,
+        /// what the parser said (line and column included)
+        message: String,
+    },
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
@@ -102,8 +110,8 @@ pub fn summary_json<T: Serialize + ?Sized>(value: &T) -> Result<String, ReportEr
     Ok(s)
 }
 
-/// What `run.toml` records so that a run can be repeated exactly.
-#[derive(Debug, Clone, Serialize)]
+/// What `run.toml` records so that a run can be repeated exactly (`tokenfab repeat`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {
     /// The subcommand, e.g. `simulate`.
     pub command: String,
@@ -113,15 +121,32 @@ pub struct RunRecord {
     pub git_revision: Option<String>,
     /// Seed of the random generators.
     pub seed: u64,
+    /// Catalog files that overrode or extended the built-in catalog (`--catalog`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalog_files: Vec<RecordedFile>,
     /// The inputs, as TOML (e.g. the resolved scenario).
     pub inputs: toml::Table,
+}
+
+/// A file a run read, named as the user gave it, with the SHA-256 of its bytes at the time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordedFile {
+    /// The path as given on the command line.
+    pub path: String,
+    /// Lowercase hex SHA-256 of the file's bytes.
+    pub sha256: String,
 }
 
 impl RunRecord {
     /// The record as TOML text. Scalars come first, then the `[inputs]` table.
     pub fn to_toml(&self) -> Result<String, ReportError> {
-        let mut s = String::from("# Written by tokenfab; repeat with the same inputs and seed.\n");
+        let mut s = String::from("# Written by tokenfab; repeat with the same inputs and seed: tokenfab repeat DIR\n");
         s.push_str(&toml::to_string(self).map_err(|e| ReportError::Serialize(e.to_string()))?);
         Ok(s)
+    }
+
+    /// Reads a record written by [`RunRecord::to_toml`]; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<RunRecord, ReportError> {
+        toml::from_str(text).map_err(|e| ReportError::Parse { file: file.to_string(), message: e.to_string() })
     }
 }

@@ -3,7 +3,7 @@
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::RowAccessor;
 use tokenfab_report::html::{LabeledPoint, LineChart, Page, Scatter, Series, StackedBars};
-use tokenfab_report::{Column, RunRecord, Table, summary_json, write_atomic, write_table};
+use tokenfab_report::{Column, RecordedFile, RunRecord, Table, summary_json, write_atomic, write_table};
 
 fn sample() -> Table {
     let mut t = Table::new();
@@ -93,9 +93,16 @@ fn run_record_toml() {
         tokenfab_version: "0.1.0".into(),
         git_revision: Some("abc123".into()),
         seed: 7,
+        catalog_files: vec![RecordedFile { path: "my-chips.toml".into(), sha256: "ab12".into() }],
         inputs,
     };
-    insta::assert_snapshot!(r.to_toml().unwrap());
+    let text = r.to_toml().unwrap();
+    insta::assert_snapshot!(text);
+    // It reads back to the same record, and a broken one is named with its line.
+    assert_eq!(RunRecord::from_toml("run.toml", &text).unwrap(), r);
+    let e =
+        RunRecord::from_toml("runs/x/run.toml", "command = \"simulate\"\nseed = \"seven\"\n").unwrap_err().to_string();
+    assert!(e.starts_with("runs/x/run.toml: ") && e.contains("line 2"), "{e}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use tokenfab_catalog::Catalog;
 use tokenfab_explore::output::{self, Confirmation};
 use tokenfab_explore::run::frontier_of;
 use tokenfab_explore::{Explorer, Shard, ShardFile, Space};
-use tokenfab_report::{RunRecord, write_atomic, write_table};
+use tokenfab_report::{write_atomic, write_table};
 
 /// Flags of `tokenfab explore`.
 #[derive(clap::Args, Debug)]
@@ -85,6 +85,26 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     write_outputs(&out, &explorer, &result, "explore", !args.no_sim)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tokenfab repeat` of an `explore` (or `merge`) run: the recorded design space, seed and
+/// confirmation setting, evaluated whole (a merge's result is the unsharded run's); outputs into
+/// `out`.
+pub fn repeat(catalog: &Catalog, record: &tokenfab_report::RunRecord, file: &str, out: &Path) -> Result<ExitCode> {
+    use crate::cmd::repeat::input_str;
+    let inputs = &record.inputs;
+    let space = Space::from_toml(input_str(inputs, "space_origin", file)?, input_str(inputs, "space_toml", file)?)?;
+    let simulated = inputs
+        .get("simulated")
+        .and_then(toml::Value::as_bool)
+        .with_context(|| format!("{file}: inputs.simulated: expected true or false"))?;
+    let explorer = Explorer::new(&space, catalog)?;
+    let n = explorer.shard_len(record.seed, Shard::ALL);
+    let bar = progress_bar(n);
+    let result = explorer.run(record.seed, Shard::ALL, &|| bar.inc(1));
+    bar.finish_and_clear();
+    write_outputs(out, &explorer, &result, &record.command, simulated)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,13 +198,7 @@ fn write_outputs(out: &Path, explorer: &Explorer, run: &ShardFile, command: &str
     );
     inputs.insert("simulated".into(), toml::Value::Boolean(simulate));
     inputs.insert("space_toml".into(), toml::Value::String(space.text.clone()));
-    let record = RunRecord {
-        command: command.into(),
-        tokenfab_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: option_env!("TOKENFAB_GIT_REVISION").map(String::from),
-        seed: run.seed,
-        inputs,
-    };
+    let record = crate::io::run_record(command, run.seed, inputs);
     write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;
     eprintln!(
         "wrote {}: {} on the frontier ({}), summary.json, pareto.csv/.parquet, designs.csv/.parquet, \

@@ -3,6 +3,7 @@ pub mod catalog;
 pub mod explore;
 pub mod plan;
 pub mod predict;
+pub mod repeat;
 pub mod simulate;
 pub mod step;
 pub mod throughput;

@@ -141,13 +141,67 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         out!("{}", tokenfab_plan::BUILTIN_FRONTIER_LAB);
         return Ok(ExitCode::SUCCESS);
     }
-    let started = std::time::Instant::now();
     let (file, text) = match &args.scenario {
         Some(path) => (path.display().to_string(), crate::io::read_text(path)?),
         None => (format!("builtin:{}", tokenfab_plan::BUILTIN_NAME), tokenfab_plan::BUILTIN_FRONTIER_LAB.to_string()),
     };
+    run_text(catalog, &args, file, text)
+}
+
+/// `tokenfab repeat` of a `plan` run: the recorded scenario text, what-if flags and fidelity;
+/// outputs into `out`.
+pub fn repeat(
+    catalog: &Catalog,
+    record: &tokenfab_report::RunRecord,
+    file: &str,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    use crate::cmd::repeat::{input_str, input_table};
+    let inputs = &record.inputs;
+    let text = input_str(inputs, "scenario_text", file)?.to_string();
+    let flags = input_table(inputs, "flags", file)?;
+    let strings = |key: &str| -> Result<Vec<String>> {
+        let v = flags.get(key).and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        v.iter()
+            .map(|x| {
+                x.as_str().map(String::from).with_context(|| format!("{file}: inputs.flags.{key}: expected strings"))
+            })
+            .collect()
+    };
+    let numbers = |key: &str| -> Result<Vec<f64>> {
+        let v = flags.get(key).and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        v.iter()
+            .map(|x| {
+                x.as_float()
+                    .or_else(|| x.as_integer().map(|i| i as f64))
+                    .with_context(|| format!("{file}: inputs.flags.{key}: expected numbers"))
+            })
+            .collect()
+    };
+    let args = Args {
+        scenario: None,
+        out: out.to_path_buf(),
+        cache_dir: None,
+        delay: strings("delay")?,
+        demand_scale: numbers("demand_scale")?,
+        asic_efficiency: numbers("asic_efficiency")?,
+        site_cap: strings("site_cap")?,
+        fidelity: input_str(inputs, "fidelity", file)?.to_string(),
+        print_scenario: false,
+        quiet: false,
+    };
+    if !["analytic", "sim"].contains(&args.fidelity.as_str()) {
+        bail!("{file}: inputs.fidelity: expected `analytic` or `sim`, got `{}`", args.fidelity);
+    }
+    let scenario_file = input_str(inputs, "scenario_file", file)?.to_string();
+    run_text(catalog, &args, scenario_file, text)
+}
+
+/// The plan of a scenario given as text (`file` names it in errors and in the report).
+fn run_text(catalog: &Catalog, args: &Args, file: String, text: String) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let scenario = Scenario::load(&file, &text, catalog).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let what_ifs = what_ifs(&args)?;
+    let what_ifs = what_ifs(args)?;
     let cache_path = args.cache_dir.as_ref().map(|d| d.join("capacity-cache.json"));
     let mut cache = match &cache_path {
         Some(p) if p.exists() => {
@@ -185,13 +239,17 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         toml::Value::Array(what_ifs.iter().map(|w| toml::Value::String(w.label())).collect()),
     );
     inputs.insert("fidelity".into(), toml::Value::String(base.fidelity.clone()));
-    let record = tokenfab_report::RunRecord {
-        command: "plan".into(),
-        tokenfab_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: option_env!("TOKENFAB_GIT_REVISION").map(String::from),
-        seed: if args.fidelity == "sim" { sim.seed } else { 0 },
-        inputs,
-    };
+    // What `tokenfab repeat` needs: the scenario exactly as read, and the what-if flags.
+    inputs.insert("scenario_text".into(), toml::Value::String(text.clone()));
+    let mut flags = toml::Table::new();
+    let strs = |v: &[String]| toml::Value::Array(v.iter().map(|x| toml::Value::String(x.clone())).collect());
+    let nums = |v: &[f64]| toml::Value::Array(v.iter().map(|x| toml::Value::Float(*x)).collect());
+    flags.insert("delay".into(), strs(&args.delay));
+    flags.insert("demand_scale".into(), nums(&args.demand_scale));
+    flags.insert("asic_efficiency".into(), nums(&args.asic_efficiency));
+    flags.insert("site_cap".into(), strs(&args.site_cap));
+    inputs.insert("flags".into(), toml::Value::Table(flags));
+    let record = crate::io::run_record("plan", if args.fidelity == "sim" { sim.seed } else { 0 }, inputs);
     tokenfab_report::write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;
 
     if !args.quiet {

@@ -6,7 +6,7 @@
 //! for the same inputs and seed), `timing.json` (wall clock), `requests.csv`/`.parquet` (one row
 //! per request), `report.html` and `run.toml`.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use comfy_table::{Table as TextTable, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -121,11 +121,26 @@ fn load_scenario(arg: &str) -> Result<(String, Scenario, Option<PathBuf>)> {
     let path = Path::new(arg);
     let text = crate::io::read_text(path)?;
     let s = Scenario::from_toml(&path.display().to_string(), &text)?;
-    Ok((path.display().to_string(), s, path.parent().map(Path::to_path_buf)))
+    // `scenario.toml` has the parent `` (the current directory).
+    let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    Ok((path.display().to_string(), s, dir.map(Path::to_path_buf)))
 }
 
-/// Reads a trace named by the scenario (relative paths are relative to the scenario file).
-fn read_trace(resolved: &Resolved, dir: Option<&Path>, file: &str, seed: u64) -> Result<Option<Vec<Request>>> {
+/// A trace the scenario replays: its requests and the SHA-256 of the file (for `run.toml`).
+struct Trace {
+    requests: Vec<Request>,
+    sha256: String,
+}
+
+/// Reads a trace named by the scenario (relative paths are relative to the scenario file's
+/// directory `dir`). With `expect_sha256` (a repeat), a file whose bytes changed is an error.
+fn read_trace(
+    resolved: &Resolved,
+    dir: Option<&Path>,
+    file: &str,
+    seed: u64,
+    expect_sha256: Option<&str>,
+) -> Result<Option<Trace>> {
     let Source::Trace(t) = &resolved.source else { return Ok(None) };
     let path = if t.trace.is_relative() { dir.unwrap_or(Path::new(".")).join(&t.trace) } else { t.trace.clone() };
     let format = match &t.format {
@@ -135,6 +150,15 @@ fn read_trace(resolved: &Resolved, dir: Option<&Path>, file: &str, seed: u64) ->
         ),
         None => None,
     };
+    let sha256 = crate::io::sha256_file(&path).with_context(|| format!("{file}: load.workload.trace"))?;
+    if let Some(want) = expect_sha256
+        && want != sha256
+    {
+        bail!(
+            "{file}: load.workload.trace: {} changed since the run (sha256 {want} then, {sha256} now)",
+            path.display()
+        );
+    }
     let fh = std::fs::File::open(&path)
         .with_context(|| format!("{file}: load.workload.trace: cannot open {}", path.display()))?;
     let opts = tokenfab_workload::readers::ReadOptions { lenient: t.lenient, seed, ..Default::default() };
@@ -148,7 +172,7 @@ fn read_trace(resolved: &Resolved, dir: Option<&Path>, file: &str, seed: u64) ->
         }
         v.push(r.with_context(|| format!("{}", path.display()))?);
     }
-    Ok(Some(v))
+    Ok(Some(Trace { requests: v, sha256 }))
 }
 
 struct Outcome {
@@ -217,15 +241,32 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     }
     let arg = args.scenario.clone().unwrap_or_else(|| "builtin:default".into());
     let (name, scenario, dir) = load_scenario(&arg)?;
-    let resolved = Resolved::new(&name, &scenario, catalog)?;
     let seed = args.seed.or(scenario.seed).unwrap_or(0);
-    let trace = read_trace(&resolved, dir.as_deref(), &name, seed)?;
-    let o = simulate_once(&resolved, &name, seed, trace.as_deref())?;
+    let run = Run { name: &name, scenario: &scenario, dir: dir.as_deref(), seed, trace_sha256: None };
+    execute(catalog, &run, args.out.as_deref(), args.check_determinism)
+}
+
+/// One simulation to run: the scenario, where its relative paths start, the seed.
+struct Run<'a> {
+    name: &'a str,
+    scenario: &'a Scenario,
+    dir: Option<&'a Path>,
+    seed: u64,
+    /// The recorded trace digest, when repeating a run.
+    trace_sha256: Option<&'a str>,
+}
+
+fn execute(catalog: &Catalog, run: &Run, out: Option<&Path>, check_determinism: bool) -> Result<ExitCode> {
+    let (name, seed) = (run.name, run.seed);
+    let resolved = Resolved::new(name, run.scenario, catalog)?;
+    let trace = read_trace(&resolved, run.dir, name, seed, run.trace_sha256)?;
+    let requests = trace.as_ref().map(|t| t.requests.as_slice());
+    let o = simulate_once(&resolved, name, seed, requests)?;
     let digest = sha256_hex(o.json.as_bytes());
     let mut text = summary_text(&resolved, &o, seed);
     let mut code = ExitCode::SUCCESS;
-    if args.check_determinism {
-        let again = simulate_once(&resolved, &name, seed, trace.as_deref())?;
+    if check_determinism {
+        let again = simulate_once(&resolved, name, seed, requests)?;
         let d2 = sha256_hex(again.json.as_bytes());
         if d2 == digest {
             text.push_str(&format!("determinism: OK (summary.json sha256 {digest}, two runs)\n"));
@@ -240,11 +281,43 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         stdout.write_all(text.as_bytes())?;
         stdout.flush()?;
     }
-    if let Some(out) = &args.out {
-        write_outputs(out, &resolved, &name, seed, &o, &digest)?;
+    if let Some(out) = out {
+        let mut inputs = toml::Table::new();
+        inputs.insert("scenario_name".into(), toml::Value::String(name.to_string()));
+        if let Some(dir) = run.dir {
+            // Absolute, so that `tokenfab repeat` finds a relative trace from anywhere.
+            let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            inputs.insert("scenario_dir".into(), toml::Value::String(abs.display().to_string()));
+        }
+        if let Some(t) = &trace {
+            inputs.insert("trace_sha256".into(), toml::Value::String(t.sha256.clone()));
+        }
+        write_outputs(out, &resolved, name, seed, &o, &digest, inputs)?;
         eprintln!("wrote {}: summary.json, timing.json, requests.csv/.parquet, report.html, run.toml", out.display());
     }
     Ok(code)
+}
+
+/// `tokenfab repeat` of a `simulate` run: the recorded scenario, seed, scenario directory and
+/// trace digest; outputs into `out`.
+pub fn repeat(catalog: &Catalog, record: &RunRecord, file: &str, out: &Path) -> Result<ExitCode> {
+    let inputs = &record.inputs;
+    let name = crate::cmd::repeat::input_str(inputs, "scenario_name", file)?;
+    let table = inputs
+        .get("scenario")
+        .and_then(toml::Value::as_table)
+        .with_context(|| format!("{file}: inputs.scenario: expected the recorded scenario table"))?;
+    let text = toml::to_string(table).context("cannot re-serialize the recorded scenario")?;
+    let scenario = Scenario::from_toml(&format!("{file} [inputs.scenario]"), &text)?;
+    let dir = inputs.get("scenario_dir").and_then(toml::Value::as_str).map(PathBuf::from);
+    let run = Run {
+        name,
+        scenario: &scenario,
+        dir: dir.as_deref(),
+        seed: record.seed,
+        trace_sha256: inputs.get("trace_sha256").and_then(toml::Value::as_str),
+    };
+    execute(catalog, &run, Some(out), false)
 }
 
 fn summary_text(r: &Resolved, o: &Outcome, seed: u64) -> String {
@@ -399,7 +472,15 @@ fn report_html(r: &Resolved, name: &str, o: &Outcome) -> Result<String> {
     Ok(page.render())
 }
 
-fn write_outputs(out: &Path, r: &Resolved, name: &str, seed: u64, o: &Outcome, digest: &str) -> Result<()> {
+fn write_outputs(
+    out: &Path,
+    r: &Resolved,
+    name: &str,
+    seed: u64,
+    o: &Outcome,
+    digest: &str,
+    mut inputs: toml::Table,
+) -> Result<()> {
     write_atomic(&out.join("summary.json"), o.json.as_bytes())?;
     #[derive(Serialize)]
     struct Timing {
@@ -438,17 +519,9 @@ fn write_outputs(out: &Path, r: &Resolved, name: &str, seed: u64, o: &Outcome, d
     write_atomic(&out.join("timing.json"), summary_json(&timing)?.as_bytes())?;
     write_table(out, "requests", &request_table(&o.result, r.scenario.output.max_request_rows)?)?;
     write_atomic(&out.join("report.html"), report_html(r, name, o)?.as_bytes())?;
-    let mut inputs = toml::Table::new();
-    inputs.insert("scenario_name".into(), toml::Value::String(name.to_string()));
     let scen = toml::Table::try_from(&r.scenario).context("cannot record the scenario in run.toml")?;
     inputs.insert("scenario".into(), toml::Value::Table(scen));
-    let record = RunRecord {
-        command: "simulate".into(),
-        tokenfab_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: option_env!("TOKENFAB_GIT_REVISION").map(String::from),
-        seed,
-        inputs,
-    };
+    let record = crate::io::run_record("simulate", seed, inputs);
     write_atomic(&out.join("run.toml"), record.to_toml()?.as_bytes())?;
     if o.summary.counters.requests_unfinished > 0 {
         eprintln!("note: {} requests were still unfinished at the end", o.summary.counters.requests_unfinished);

@@ -58,7 +58,7 @@ fn a_trace_replay_repeats_from_anywhere_and_refuses_a_changed_trace() {
     std::fs::write(
         dir.join("scenario.toml"),
         "name = \"tiny-replay\"\n[deployment]\nsystem = \"hgx-h100-8\"\nmodel = \"llama-3.1-8b\"\n\
-         [load]\nworkload = { trace = \"trace.csv\" }\nrequests = 60\n",
+         [load]\nworkload = { trace = \"trace.csv\" }\n",
     )
     .unwrap();
     // Run from the scenario's directory with a relative path; repeat from the repository root.

@@ -293,7 +293,9 @@ impl Scenario {
                         return Err(f("arrivals", "with a workload only closed-loop arrivals can be set".into()));
                     }
                 }
-                if l.requests.is_none() && l.duration_s.is_none() {
+                // A trace ends by itself (the whole file is replayed unless `requests` or
+                // `duration_s` cut it short); a generated workload does not.
+                if l.requests.is_none() && l.duration_s.is_none() && !matches!(w, WorkloadRef::Trace(_)) {
                     return Err(f("requests", "set `requests` or `duration_s` (workloads are endless)".into()));
                 }
                 match w {

@@ -216,3 +216,28 @@ fn sglang_sizes_its_memory_from_the_gpu_unless_told() {
         assert!((r.deployment.pools[0].memory_fraction - frac).abs() < 1e-9, "{engine}");
     }
 }
+
+#[test]
+fn a_trace_replays_whole_without_a_request_count_but_a_generated_workload_needs_one() {
+    let deployment = "[deployment]\nsystem = \"hgx-h100-8\"\nmodel = \"llama-3.1-8b\"\n";
+    let generated = format!("{deployment}[load]\nworkload = \"builtin:assistant\"\n");
+    let e = resolve_err(&generated);
+    assert!(e.contains("load.requests") && e.contains("endless"), "{e}");
+    let text = format!("{deployment}[load]\nworkload = {{ trace = \"t.csv\" }}\n");
+    let cat = Catalog::builtin();
+    let r = Resolved::new("trace.toml", &Scenario::from_toml("trace.toml", &text).unwrap(), &cat).unwrap();
+    let trace: Vec<tokenfab_workload::Request> = (0..30u64)
+        .map(|id| tokenfab_workload::Request {
+            id,
+            arrival_ns: id * 200_000_000,
+            input_tokens: 300 + 10 * id as u32,
+            output_tokens: 40,
+            class: 0,
+            session: None,
+            turn: 0,
+            prefix: None,
+        })
+        .collect();
+    let (res, _) = r.execute(0, Some(&trace), &|_| {}).unwrap();
+    assert_eq!(res.counters.requests_completed, 30, "every trace request is replayed");
+}

@@ -320,6 +320,37 @@ pub fn repeat(catalog: &Catalog, record: &RunRecord, file: &str, out: &Path) -> 
     execute(catalog, &run, Some(out), false)
 }
 
+/// `n thing` or `n things`.
+fn plural(n: u64, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
+}
+
+/// The replicas and their layout, e.g. `8 replicas of TP2 on hgx-h100-8` or
+/// `2 prefill replicas of TP4 + 2 decode replicas of TP4 on hgx-h200-8`.
+fn pools_text(d: &tokenfab_sim::Deployment) -> String {
+    let pools: Vec<String> = d
+        .pools
+        .iter()
+        .map(|p| {
+            let q = &p.parallel;
+            let mut layout = format!("TP{}", q.tp);
+            for (name, v) in [("PP", q.pp), ("DP", q.attn_dp), ("EP", q.moe_ep)] {
+                if v > 1 {
+                    layout.push_str(&format!(" {name}{v}"));
+                }
+            }
+            let role = match p.role {
+                tokenfab_sim::Role::Unified => "",
+                tokenfab_sim::Role::Prefill => "prefill ",
+                tokenfab_sim::Role::Decode => "decode ",
+            };
+            let noun = if p.replicas == 1 { "replica" } else { "replicas" };
+            format!("{} {role}{noun} of {layout}", p.replicas)
+        })
+        .collect();
+    format!("{} on {}", pools.join(" + "), d.system_id)
+}
+
 fn summary_text(r: &Resolved, o: &Outcome, seed: u64) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -327,11 +358,10 @@ fn summary_text(r: &Resolved, o: &Outcome, seed: u64) -> String {
     let d = &r.deployment;
     let _ = writeln!(
         out,
-        "{} on {} × {} ({} chips, {}), seed {seed}: {} requests completed, {} unfinished, {} engine iterations in {:.2} s wall ({:.2} M iterations/s)",
+        "{}, {} ({}, {}), seed {seed}: {} requests completed, {} unfinished, {} engine iterations in {:.2} s wall ({:.2} M iterations/s)",
         d.model_id,
-        d.pools.iter().map(|p| p.replicas.to_string()).collect::<Vec<_>>().join("+"),
-        d.system_id,
-        d.chips(),
+        pools_text(d),
+        plural(d.chips(), "chip"),
         d.engine.kind.as_str(),
         s.counters.requests_completed,
         s.counters.requests_unfinished,
@@ -408,10 +438,10 @@ fn report_html(r: &Resolved, name: &str, o: &Outcome) -> Result<String> {
     let s = &o.summary;
     let mut page = Page::new(&format!("tokenfab simulate: {name}"));
     page.paragraph(&format!(
-        "{} on {} ({} chips, {}). {} requests completed over {:.1} simulated seconds.",
+        "{}, {} ({}, {}). {} requests completed over {:.1} simulated seconds.",
         r.deployment.model_id,
-        r.deployment.system_id,
-        r.deployment.chips(),
+        pools_text(&r.deployment),
+        plural(r.deployment.chips(), "chip"),
         r.deployment.engine.kind.as_str(),
         s.counters.requests_completed,
         s.simulated_s

@@ -113,6 +113,9 @@ pub fn parse_published(file: &str, text: &str) -> Result<(Vec<PublishedRow>, Vec
             tok_s_per_gpu: per_gpu,
         });
     }
+    if rows.is_empty() && skipped.is_empty() {
+        return Err(err(2, "no data rows".into()));
+    }
     Ok((rows, skipped))
 }
 

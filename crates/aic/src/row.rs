@@ -62,6 +62,14 @@ pub fn parse_rows(file: &str, text: &str) -> Result<Vec<AicRow>, AicError> {
     let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let err = |line: usize, message: String| AicError::Csv { file: file.to_string(), line, message };
     let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    for need in REQUIRED_COLUMNS {
+        if !headers.iter().any(|h| h == need) {
+            return Err(err(
+                1,
+                format!("missing column `{need}` (an AIConfigurator silicon CSV has {})", REQUIRED_COLUMNS.join(", ")),
+            ));
+        }
+    }
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
@@ -103,8 +111,15 @@ pub fn parse_rows(file: &str, text: &str) -> Result<Vec<AicRow>, AicError> {
             fields,
         });
     }
+    if out.is_empty() {
+        return Err(err(2, "no data rows".into()));
+    }
     Ok(out)
 }
+
+/// Columns every AIConfigurator silicon row needs (the layout columns may be empty).
+pub const REQUIRED_COLUMNS: [&str; 9] =
+    ["id", "backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"];
 
 /// One pool of identical workers.
 #[derive(Debug, Clone, PartialEq)]

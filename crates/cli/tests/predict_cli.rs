@@ -425,3 +425,42 @@ fn a_reader_that_stops_early_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{:?} {err}", out.status);
 }
+
+#[test]
+fn validate_aic_with_no_row_it_can_model_says_so_and_exits_3() {
+    let (dir, input) = aic_rows("none");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let only_bad: Vec<&str> = text.lines().filter(|l| l.starts_with("id,") || l.starts_with("bad,")).collect();
+    let input = dir.join("bad-only.csv");
+    std::fs::write(&input, only_bad.join("\n") + "\n").unwrap();
+    let out = tokenfab(&["validate", "aic", "--input", input.to_str().unwrap()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("none of the 1 rows could be modelled"), "{stderr}");
+    assert!(!stdout.contains("NaN") && stdout.contains("no/such-model"), "{stdout}");
+    // A file without the measured columns, or without rows, is refused with its name.
+    for (name, body) in [("no-cols.csv", "id,backend\nx,vllm\n"), ("empty.csv", "")] {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        let out = tokenfab(&["validate", "aic", "--input", p.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(p.to_str().unwrap()) && stderr.contains("missing column"), "{stderr}");
+    }
+    let header_only = dir.join("header-only.csv");
+    std::fs::write(&header_only, format!("{}\n", only_bad[0])).unwrap();
+    let out = tokenfab(&["validate", "aic", "--input", header_only.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no data rows"));
+}
+
+#[test]
+fn step_refuses_an_empty_batch_or_prompt() {
+    for args in [["--batch", "0"], ["--prefill", "0"], ["--ep", "0"]] {
+        let mut all = vec!["step"];
+        all.extend(args);
+        let out = tokenfab(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(args[0]) && !stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -49,13 +49,14 @@ pub enum ReportError {
         /// what was wrong
         message: String,
     },
-    /// A filesystem error, naming the path.
-    #[error("{path}: {source}")]
+    /// A filesystem error, naming the path. (The IO error is part of the message, not a
+    /// `source`, so that an error chain does not print it twice.)
+    #[error("{path}: {error}")]
     Io {
         /// the file or directory
         path: String,
         /// the underlying error
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// CSV encoding failed.
     #[error("csv: {0}")]
@@ -81,7 +82,7 @@ pub enum ReportError {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io = |p: &Path| {
         let p = p.display().to_string();
-        move |source| ReportError::Io { path: p, source }
+        move |error| ReportError::Io { path: p, error }
     };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;

@@ -106,7 +106,7 @@ impl Table {
         for i in 0..self.rows() {
             out.write_record(self.columns.iter().map(|c| c.cell(i)))?;
         }
-        out.flush().map_err(|e| ReportError::Io { path: "<csv>".into(), source: e })?;
+        out.flush().map_err(|e| ReportError::Io { path: "<csv>".into(), error: e })?;
         Ok(())
     }
 

@@ -15,13 +15,13 @@ pub struct Args {
     #[arg(long, default_value = "h100-sxm")]
     pub chip: String,
     /// Sequences in the batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
     /// Decode step: cached context tokens per sequence.
     #[arg(long, conflicts_with = "prefill")]
     pub context: Option<u64>,
     /// Prefill step: new tokens per sequence.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub prefill: Option<u64>,
     /// Tensor parallelism.
     #[arg(long, default_value_t = 1)]
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub attn_dp: u32,
     /// Expert parallelism (MoE); experts' tensor parallelism becomes tp × attn-dp / ep.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub ep: u32,
     /// Weight/activation format: bf16, fp16, fp8, fp4.
     #[arg(long, default_value = "bf16")]

@@ -557,13 +557,18 @@ fn aic_table(slices: &[tokenfab_aic::SliceStats], by: &str) -> Table {
             s.slice.clone(),
             s.rows.to_string(),
             s.skipped.to_string(),
-            format!("{:.1}", s.ttft_mape),
-            format!("{:.1}", s.tpot_mape),
-            format!("{:.1}", s.ttft_median_ape),
-            format!("{:.1}", s.tpot_median_ape),
+            pct(s.ttft_mape),
+            pct(s.tpot_mape),
+            pct(s.ttft_median_ape),
+            pct(s.tpot_median_ape),
         ]);
     }
     t
+}
+
+/// A percentage with one decimal, or `–` where no row was modelled (NaN).
+fn pct(x: f64) -> String {
+    if x.is_finite() { format!("{x:.1}") } else { "–".into() }
 }
 
 fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
@@ -697,9 +702,9 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             };
             outln!(
                 "TTFT includes a request-path time (front end, tokenization, hand-offs) chosen leave-one-model-out \
-                 (TTFT MAPE {:.1} % with it, {:.1} % for the simulation alone; --no-request-path to drop it):",
-                all(&outcomes),
-                all(&sim)
+                 (TTFT MAPE {} % with it, {} % for the simulation alone; --no-request-path to drop it):",
+                pct(all(&outcomes)),
+                pct(all(&sim))
             );
             for (b, m, rp) in &picks {
                 outln!(
@@ -739,6 +744,10 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
                 outln!("  {n:>4} × {r}");
             }
         }
+    }
+    if outcomes.iter().all(|o| o.prediction.is_err()) {
+        eprintln!("none of the {} rows could be modelled", outcomes.len());
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
 }

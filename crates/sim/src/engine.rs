@@ -75,6 +75,10 @@ pub struct EngineOverrides {
     pub prefix_caching: Option<bool>,
     /// Largest decode batch captured as a CUDA graph (0 disables graphs).
     pub cuda_graph_max_batch: Option<u32>,
+    /// Steps that carry prompt tokens also replay CUDA graphs (vLLM v1's piecewise graphs,
+    /// SGLang's piecewise graphs for extend, TensorRT-LLM's opt-in piecewise prefill graphs)
+    /// instead of launching every kernel from the host.
+    pub prefill_cuda_graphs: Option<bool>,
     /// Host time per step, milliseconds.
     pub host_overhead_ms: Option<f64>,
     /// Extra host time per running sequence per step, microseconds.
@@ -135,6 +139,9 @@ pub struct EngineProfile {
     pub prefix_caching: bool,
     /// Captured CUDA-graph decode batch sizes, ascending (empty: no graphs).
     pub cuda_graph_sizes: Vec<u32>,
+    /// Steps with prompt tokens (prefill-only or mixed) replay CUDA graphs too; otherwise they
+    /// run eagerly, paying a host launch per kernel.
+    pub prefill_cuda_graphs: bool,
     /// Host time per step, seconds.
     pub host_overhead_s: f64,
     /// Host time per running sequence per step, seconds.
@@ -299,6 +306,8 @@ impl EngineProfile {
                 kv_memory: KvMemory::FractionOfTotal,
                 prefix_caching: true,
                 cuda_graph_sizes: graph_sizes(&[1, 2, 4, 8], 8, 512),
+                // V1 captures piecewise graphs (attention outside) for mixed batches (reported).
+                prefill_cuda_graphs: true,
                 host_overhead_s: 1.0e-3,
                 host_overhead_per_seq_s: 2.0e-6,
                 // Async scheduling is opt-in (`--async-scheduling`) in these versions.
@@ -333,6 +342,9 @@ impl EngineProfile {
                 kv_memory: KvMemory::StaticFraction,
                 prefix_caching: true,
                 cuda_graph_sizes: sglang_graph_sizes(256),
+                // Piecewise CUDA graphs for extend/prefill, on by default in current releases
+                // (docs.sglang.io, "Piecewise CUDA Graph"; reported).
+                prefill_cuda_graphs: true,
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
                 overlap_host: true,
@@ -363,6 +375,10 @@ impl EngineProfile {
                 kv_memory: KvMemory::FractionOfFree,
                 prefix_caching: true,
                 cuda_graph_sizes: vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+                // Graphs for generation-only batches; context and mixed iterations run eagerly
+                // unless piecewise prefill graphs are configured (torch_compile_config, opt-in:
+                // "Torch Compile & Piecewise CUDA Graph" in the TensorRT-LLM docs; reported).
+                prefill_cuda_graphs: false,
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
                 overlap_host: true,
@@ -439,6 +455,9 @@ impl EngineProfile {
                 p.cuda_graph_sizes.retain(|&b| b <= v);
             }
             p.auto.cuda_graphs = false;
+        }
+        if let Some(v) = o.prefill_cuda_graphs {
+            p.prefill_cuda_graphs = v;
         }
         if let Some(v) = o.host_overhead_ms {
             if !(v >= 0.0 && v.is_finite()) {

@@ -387,7 +387,9 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
         let rep = &mut self.replicas[ri];
         let table = &mut self.tables[rep.pool];
         let pure_decode = shape.prefill_seqs == 0;
-        let mut graphed = !rep.profile.cuda_graph_sizes.is_empty();
+        // Steps with prompt tokens replay graphs only where the engine captures them for
+        // prefill (piecewise graphs); otherwise every kernel is launched from the host.
+        let mut graphed = !rep.profile.cuda_graph_sizes.is_empty() && (pure_decode || rep.profile.prefill_cuda_graphs);
         let mut costed = shape;
         // With attention data parallelism every rank runs its own share of the batch (the step
         // model's per-rank batch is ⌈seqs / attn_dp⌉): graphs are captured and padded per rank,

@@ -231,3 +231,23 @@ fn device_time_scale_stretches_steps_not_the_schedule() {
     let ratio = tpot_ms(&slow) / tpot_ms(&base);
     assert!((ratio - 2.0).abs() < 1e-3, "{ratio}");
 }
+
+/// Steps that carry prompt tokens replay graphs only where the engine captures them for
+/// prefill: TensorRT-LLM (generation-only graphs by default) launches every kernel of a
+/// context step; vLLM and SGLang replay piecewise graphs; the scenario can say otherwise.
+#[test]
+fn prompt_steps_run_eagerly_unless_the_engine_captures_prefill_graphs() {
+    let ttft = |engine: EngineKind, prefill_graphs: Option<bool>| {
+        let mut s = spec(engine, None);
+        s.engine_options.prefill_cuda_graphs = prefill_graphs;
+        // One short prompt at a time: the step is launch-bound, so launches show.
+        let r = sim(&s, &closed(1), reqs(4, 64, 4, 0));
+        r.summary(&[], 1.0, 1.0).latency.ttft_ms.mean
+    };
+    let (trt, trt_graphed) = (ttft(EngineKind::Trtllm, None), ttft(EngineKind::Trtllm, Some(true)));
+    assert!(trt > trt_graphed * 1.05, "TensorRT-LLM context steps eager {trt} ms vs graphed {trt_graphed} ms");
+    let (vllm, vllm_eager) = (ttft(EngineKind::Vllm, None), ttft(EngineKind::Vllm, Some(false)));
+    assert!(vllm_eager > vllm * 1.05, "vLLM piecewise graphs {vllm} ms vs eager {vllm_eager} ms");
+    let p = tokenfab_sim::EngineProfile::defaults(EngineKind::Sglang);
+    assert!(p.prefill_cuda_graphs && !tokenfab_sim::EngineProfile::defaults(EngineKind::Trtllm).prefill_cuda_graphs);
+}

@@ -40,6 +40,10 @@ fn a_simulation_repeats_byte_for_byte_and_a_changed_summary_is_reported() {
     let (code, out, _) = tokenfab(&["repeat", s(&run)]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DIFFERS") && out.contains("recorded"), "{out}");
+    // A run record given as a scenario says what to do with it.
+    let (code, _, err) = tokenfab(&["simulate", "--scenario", s(&run.join("run.toml"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is a run record") && err.contains("tokenfab repeat"), "{err}");
     // The recorded run's own directory is never overwritten.
     let (code, _, err) = tokenfab(&["repeat", s(&run), "--out", s(&run)]);
     assert_eq!(code, 1);

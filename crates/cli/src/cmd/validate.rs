@@ -360,17 +360,8 @@ fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
             if s.slice == "all" && name != "system" {
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                if s.slice == "all" { "**all**".to_string() } else { format!("{name}={}", s.slice) },
-                s.rows,
-                s.skipped,
-                pct(s.ttft_mape),
-                pct(s.tpot_mape),
-                pct(s.ttft_median_ape),
-                pct(s.tpot_median_ape)
-            );
+            let label = if s.slice == "all" { "**all**".to_string() } else { format!("{name}={}", s.slice) };
+            let _ = writeln!(md, "{}", md_slice_row(&label, &s));
         }
     }
     let sim_ttft = all(&sim).map_or(f64::NAN, |s| s.ttft_mape);
@@ -564,6 +555,19 @@ fn aic_table(slices: &[tokenfab_aic::SliceStats], by: &str) -> Table {
         ]);
     }
     t
+}
+
+/// One Markdown table row of a slice: label, rows, skipped, TTFT and TPOT MAPE and median APE.
+fn md_slice_row(label: &str, s: &tokenfab_aic::SliceStats) -> String {
+    format!(
+        "| {label} | {} | {} | {} | {} | {} | {} |",
+        s.rows,
+        s.skipped,
+        pct(s.ttft_mape),
+        pct(s.tpot_mape),
+        pct(s.ttft_median_ape),
+        pct(s.tpot_median_ape)
+    )
 }
 
 /// A percentage with one decimal, or `–` where no row was modelled (NaN).
@@ -943,17 +947,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             );
             let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             for s in tokenfab_aic::slices(&outcomes, key) {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    s.slice,
-                    s.rows,
-                    s.skipped,
-                    pct(s.ttft_mape),
-                    pct(s.tpot_mape),
-                    pct(s.ttft_median_ape),
-                    pct(s.tpot_median_ape)
-                );
+                let _ = writeln!(out, "{}", md_slice_row(&s.slice, &s));
             }
             let _ = writeln!(out);
         }
@@ -1004,17 +998,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for s in tokenfab_aic::slices(&cv, |r| r.system.clone()) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                s.slice,
-                s.rows,
-                s.skipped,
-                pct(s.ttft_mape),
-                pct(s.tpot_mape),
-                pct(s.ttft_median_ape),
-                pct(s.tpot_median_ape)
-            );
+            let _ = writeln!(out, "{}", md_slice_row(&s.slice, &s));
         }
         let all = |o: &[tokenfab_aic::Outcome]| {
             tokenfab_aic::slices(o, |_| String::new()).pop().map_or(f64::NAN, |s| s.tpot_mape)
@@ -1046,17 +1030,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for s in tokenfab_aic::slices(&analytic, |r| r.system.clone()) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                s.slice,
-                s.rows,
-                s.skipped,
-                pct(s.ttft_mape),
-                pct(s.tpot_mape),
-                pct(s.ttft_median_ape),
-                pct(s.tpot_median_ape)
-            );
+            let _ = writeln!(out, "{}", md_slice_row(&s.slice, &s));
         }
         let _ = writeln!(out);
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();

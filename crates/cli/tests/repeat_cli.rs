@@ -44,6 +44,14 @@ fn a_simulation_repeats_byte_for_byte_and_a_changed_summary_is_reported() {
     let (code, _, err) = tokenfab(&["simulate", "--scenario", s(&run.join("run.toml"))]);
     assert_eq!(code, 1);
     assert!(err.contains("is a run record") && err.contains("tokenfab repeat"), "{err}");
+    let (record, x, y) = (run.join("run.toml"), tmp("x"), tmp("y"));
+    for args in
+        [vec!["plan", s(&record), "-q", "--out", s(&x)], vec!["explore", s(&record), "--no-sim", "--out", s(&y)]]
+    {
+        let (code, _, err) = tokenfab(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains("is a run record"), "{args:?}: {err}");
+    }
     // The recorded run's own directory is never overwritten.
     let (code, _, err) = tokenfab(&["repeat", s(&run), "--out", s(&run)]);
     assert_eq!(code, 1);

@@ -55,6 +55,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
     let space = match &args.space {
         Some(path) => {
             let text = crate::io::read_text(path)?;
+            crate::cmd::repeat::refuse_run_record(&path.display().to_string(), &text)?;
             Space::from_toml(&path.display().to_string(), &text)?
         }
         None => Space::builtin()?,

@@ -142,7 +142,11 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (file, text) = match &args.scenario {
-        Some(path) => (path.display().to_string(), crate::io::read_text(path)?),
+        Some(path) => {
+            let text = crate::io::read_text(path)?;
+            crate::cmd::repeat::refuse_run_record(&path.display().to_string(), &text)?;
+            (path.display().to_string(), text)
+        }
         None => (format!("builtin:{}", tokenfab_plan::BUILTIN_NAME), tokenfab_plan::BUILTIN_FRONTIER_LAB.to_string()),
     };
     run_text(catalog, &args, file, text)

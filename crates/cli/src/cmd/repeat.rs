@@ -28,6 +28,18 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
+/// Refuses a run record (`run.toml`) where a command expects its own input file, and says what
+/// to do with it instead.
+pub fn refuse_run_record(file: &str, text: &str) -> Result<()> {
+    if let Ok(t) = text.parse::<toml::Table>()
+        && t.contains_key("command")
+        && t.contains_key("inputs")
+    {
+        bail!("{file} is a run record (run.toml), not an input file: repeat that run with `tokenfab repeat {file}`");
+    }
+    Ok(())
+}
+
 /// A string in the recorded inputs, or an error naming the field.
 pub fn input_str<'a>(inputs: &'a toml::Table, key: &str, file: &str) -> Result<&'a str> {
     inputs.get(key).and_then(toml::Value::as_str).with_context(|| {

@@ -120,12 +120,7 @@ fn load_scenario(arg: &str) -> Result<(String, Scenario, Option<PathBuf>)> {
     }
     let path = Path::new(arg);
     let text = crate::io::read_text(path)?;
-    if let Ok(t) = text.parse::<toml::Table>()
-        && t.contains_key("command")
-        && t.contains_key("inputs")
-    {
-        bail!("{arg} is a run record (run.toml), not a scenario: repeat that run with `tokenfab repeat {arg}`");
-    }
+    crate::cmd::repeat::refuse_run_record(arg, &text)?;
     let s = Scenario::from_toml(&path.display().to_string(), &text)?;
     // `scenario.toml` has the parent `` (the current directory).
     let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });

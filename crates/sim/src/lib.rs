@@ -71,6 +71,13 @@ pub struct SimConfig {
     pub max_sim_time_ns: u64,
     /// Fail when more engine iterations than this run (a bound on work).
     pub max_engine_iterations: u64,
+    /// Fail when more requests than this arrive (each is kept for its record: a bound on
+    /// memory, about 260 bytes a request).
+    pub max_requests: u64,
+    /// Fail when more requests than this are in the system at once (arrived, neither finished
+    /// nor rejected): a queue that long means the offered load far exceeds the deployment, and
+    /// the queue is a bound on memory too.
+    pub max_in_flight: u64,
     /// Check KV-block conservation after every step (tests).
     pub check_invariants: bool,
     /// Cost every step with the exact step model instead of the memo table.
@@ -98,6 +105,8 @@ impl Default for SimConfig {
             pue: 1.3,
             max_sim_time_ns: 30 * 24 * 3600 * 1_000_000_000,
             max_engine_iterations: 2_000_000_000,
+            max_requests: 20_000_000,
+            max_in_flight: 1_000_000,
             check_invariants: false,
             exact_step_costs: false,
             client_think_ns_mean: 0,

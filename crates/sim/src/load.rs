@@ -124,7 +124,7 @@ impl ArrivalSpec {
             {
                 bad("rate_per_s", "must be a finite number > 0")
             }
-            ArrivalSpec::Gamma { cv, .. } if !(cv > 0.0 && cv.is_finite()) => bad("cv", "must be a finite number > 0"),
+            ArrivalSpec::Gamma { cv, .. } if !(cv > 0.0 && cv <= 100.0) => bad("cv", "must be a number in (0, 100]"),
             _ => Ok(()),
         }
     }

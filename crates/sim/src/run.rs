@@ -261,6 +261,22 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
                     }
                 }
             }
+            if self.reqs.len() as u64 > self.cfg.max_requests {
+                return Err(SimError::Limit(format!(
+                    "more than {} requests arrived (raise limits.max_requests; each takes memory until the \
+                     run ends) — is the offered load far above what the deployment serves?",
+                    self.cfg.max_requests
+                )));
+            }
+            let in_flight = self.reqs.len() as u64 - self.counters.requests_completed - self.counters.requests_rejected;
+            if in_flight > self.cfg.max_in_flight {
+                return Err(SimError::Limit(format!(
+                    "more than {} requests in the system at once at {:.1} s simulated (raise limits.max_in_flight) — \
+                     the offered load far exceeds what the deployment serves",
+                    self.cfg.max_in_flight,
+                    self.now as f64 * 1e-9
+                )));
+            }
             if self.counters.engine_iterations > self.cfg.max_engine_iterations {
                 return Err(SimError::Limit(format!(
                     "more than {} engine iterations (raise limits.max_engine_iterations)",
@@ -478,6 +494,9 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             let q = &mut self.reqs[r as usize];
             q.finish_ns = now;
             q.last_token_ns = now;
+            // Its prefix hashes were last needed by this step's cache inserts; a finished request
+            // keeps only what its record reports (they were most of a long run's memory).
+            q.prefix = None;
             self.counters.requests_completed += 1;
             let holder = if q.decode_replica != u32::MAX { q.decode_replica } else { q.replica } as usize;
             let tokens = if self.replicas[holder].role == Role::Prefill { q.input } else { q.input + q.output } as u64;

@@ -166,6 +166,18 @@ pub struct LimitsSpec {
     /// Fail beyond this many engine iterations.
     #[serde(default = "max_iter")]
     pub max_engine_iterations: u64,
+    /// Refuse deployments of more chips than this (a typo in `replicas` would otherwise exhaust
+    /// memory; fleets beyond it are `tokenfab plan`'s job).
+    #[serde(default = "max_chips")]
+    pub max_chips: u64,
+    /// Fail when more requests than this arrive (all parallel groups together; each request is
+    /// kept for its record, about 260 bytes).
+    #[serde(default = "max_requests")]
+    pub max_requests: u64,
+    /// Fail when more requests than this are in the system at once (all parallel groups
+    /// together): the offered load far exceeds the deployment.
+    #[serde(default = "max_in_flight")]
+    pub max_in_flight: u64,
 }
 
 fn max_sim() -> f64 {
@@ -174,10 +186,25 @@ fn max_sim() -> f64 {
 fn max_iter() -> u64 {
     2_000_000_000
 }
+fn max_chips() -> u64 {
+    100_000
+}
+fn max_requests() -> u64 {
+    SimConfig::default().max_requests
+}
+fn max_in_flight() -> u64 {
+    SimConfig::default().max_in_flight
+}
 
 impl Default for LimitsSpec {
     fn default() -> Self {
-        LimitsSpec { max_sim_time_s: max_sim(), max_engine_iterations: max_iter() }
+        LimitsSpec {
+            max_sim_time_s: max_sim(),
+            max_engine_iterations: max_iter(),
+            max_chips: max_chips(),
+            max_requests: max_requests(),
+            max_in_flight: max_in_flight(),
+        }
     }
 }
 
@@ -246,6 +273,30 @@ impl Scenario {
         }
         if !(self.limits.max_sim_time_s > 0.0 && self.limits.max_sim_time_s.is_finite()) {
             return Err(f("limits.max_sim_time_s".into(), "must be a finite number > 0".into()));
+        }
+        if let Some(n) = self.load.requests
+            && n > self.limits.max_requests
+        {
+            return Err(f(
+                "load.requests".into(),
+                format!(
+                    "{n} is more than the request limit ({}, `limits.max_requests`; each request is kept for its \
+                     record, about 260 bytes); raise the limit if you mean it",
+                    self.limits.max_requests
+                ),
+            ));
+        }
+        if let Some(d) = self.load.duration_s
+            && d > self.limits.max_sim_time_s
+        {
+            return Err(f(
+                "load.duration_s".into(),
+                format!(
+                    "{d} s is longer than the simulated-time limit ({} s, `limits.max_sim_time_s`): the run would stop \
+                     before the load ends; shorten it, or raise the limit if you mean it",
+                    self.limits.max_sim_time_s
+                ),
+            ));
         }
         for (i, s) in self.slo.iter().enumerate() {
             if !(s.ttft_ms > 0.0 && s.tpot_ms > 0.0) {
@@ -337,6 +388,21 @@ impl Resolved {
     /// Resolves `scenario` (from `file`) against `catalog`.
     pub fn new(file: &str, scenario: &Scenario, catalog: &Catalog) -> Result<Resolved, SimError> {
         let deployment = Deployment::resolve(catalog, &scenario.deployment).map_err(|e| in_file(file, e))?;
+        let max_chips = scenario.limits.max_chips;
+        if deployment.chips() > max_chips {
+            let field = if scenario.deployment.disagg.is_some() { "deployment.disagg" } else { "deployment.replicas" };
+            return Err(in_file(
+                file,
+                SimError::Field {
+                    field: field.into(),
+                    message: format!(
+                        "{} chips is more than this simulator runs event by event ({max_chips}, `limits.max_chips`); \
+                         plan fleets that large with `tokenfab plan`, or raise the limit",
+                        deployment.chips()
+                    ),
+                },
+            ));
+        }
         let g = scenario.router.parallel_groups;
         let mut gspec = scenario.deployment.clone();
         let split = |n: u32, field: &str| {
@@ -384,6 +450,8 @@ impl Resolved {
             pue: s.facility.pue,
             max_sim_time_ns: crate::time::s_to_ns(s.limits.max_sim_time_s),
             max_engine_iterations: s.limits.max_engine_iterations,
+            max_requests: s.limits.max_requests.div_ceil(g as u64),
+            max_in_flight: s.limits.max_in_flight.div_ceil(g as u64),
             client_think_ns_mean: s.load.arrivals.as_ref().map_or(0, |a| a.think_ns()),
             client_start_spread_ns: s.load.arrivals.as_ref().map_or(0, |a| a.start_spread_ns()),
             ..SimConfig::default()

@@ -89,6 +89,21 @@ fn bad_scenarios_name_file_and_field() {
         &["bad.toml", "engine_options.device_time_scale", "between 0.1 and 10"],
     );
     check(("requests = 40", "requests = 40\nworkload = \"builtin:nope\""), &["bad.toml", "load.workload"]);
+    // A load longer than the simulated-time limit (a typo of 600000 for 600 would otherwise run
+    // for a simulated week); raising the limit accepts it.
+    check(("requests = 40", "requests = 40\nduration_s = 1e9"), &["bad.toml", "load.duration_s", "max_sim_time_s"]);
+    assert_eq!(
+        resolve_err(&GOOD.replace("requests = 40", "requests = 40\nduration_s = 1e6\n[limits]\nmax_sim_time_s = 2e6")),
+        ""
+    );
+    // More requests than the memory bound.
+    check(("requests = 40", "requests = 40000000000"), &["bad.toml", "load.requests", "limits.max_requests"]);
+    // A deployment too large to simulate event by event (a typo in `replicas` exhausted memory).
+    check(("replicas = 1", "replicas = 99999999"), &["bad.toml", "deployment.replicas", "limits.max_chips", "plan"]);
+    assert_eq!(
+        resolve_err(&format!("{}\n[limits]\nmax_chips = 200000", GOOD.replace("replicas = 1", "replicas = 150000"))),
+        ""
+    );
 }
 
 #[test]
@@ -240,4 +255,25 @@ fn a_trace_replays_whole_without_a_request_count_but_a_generated_workload_needs_
         .collect();
     let (res, _) = r.execute(0, Some(&trace), &|_| {}).unwrap();
     assert_eq!(res.counters.requests_completed, 30, "every trace request is replayed");
+}
+
+#[test]
+fn an_overload_that_outgrows_the_request_limit_stops_with_a_clear_error() {
+    // 10,000 requests/s on one H100 for an hour would queue tens of millions of requests; with the
+    // limit at 5,000 the run stops once that many have arrived and says why.
+    let text = GOOD
+        .replace(
+            "arrivals = { kind = \"closed\", concurrency = 4 }",
+            "arrivals = { kind = \"poisson\", rate_per_s = 10000 }",
+        )
+        .replace("requests = 40", "duration_s = 3600\n[limits]\nmax_requests = 5000");
+    let cat = Catalog::builtin();
+    let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
+    let e = r.execute(0, None, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("more than 5000 requests arrived") && e.contains("limits.max_requests"), "{e}");
+    // The queue bound trips first where it is the lower one.
+    let text = text.replace("max_requests = 5000", "max_in_flight = 2000");
+    let r = Resolved::new("t.toml", &Scenario::from_toml("t.toml", &text).unwrap(), &cat).unwrap();
+    let e = r.execute(0, None, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("more than 2000 requests in the system at once") && e.contains("limits.max_in_flight"), "{e}");
 }

@@ -243,6 +243,10 @@ impl Deployment {
         if let Some((_, _, pspec, _)) = layouts.last() {
             engine.for_device(gpu_mib, &pspec.resolve());
         }
+        // Prompt steps run on the prefill pool where there is one.
+        if let (Some((Role::Prefill, _, pspec, _)), true) = (layouts.first(), layouts.len() > 1) {
+            engine.prompt_graphs_for(&pspec.resolve());
+        }
         let mut pools = Vec::new();
         for (role, replicas, pspec, fname) in layouts {
             if replicas == 0 {

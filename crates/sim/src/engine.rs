@@ -190,6 +190,9 @@ pub struct AutoKnobs {
     pub cuda_graphs: bool,
     /// `mem_fraction_static` from the reserve the two above need.
     pub memory_fraction: bool,
+    /// Piecewise CUDA graphs for prompt (extend) steps, which SGLang turns off itself for
+    /// layouts it cannot capture them with.
+    pub prefill_graphs: bool,
 }
 
 /// What SGLang picks for a GPU when the launch command leaves the knobs unset.
@@ -343,7 +346,8 @@ impl EngineProfile {
                 prefix_caching: true,
                 cuda_graph_sizes: sglang_graph_sizes(256),
                 // Piecewise CUDA graphs for extend/prefill, on by default in current releases
-                // (docs.sglang.io, "Piecewise CUDA Graph"; reported).
+                // (docs.sglang.io, "Piecewise CUDA Graph"; sglang PR #16331, January 2026;
+                // reported), off where SGLang disables them itself (`for_device`).
                 prefill_cuda_graphs: true,
                 host_overhead_s: 0.3e-3,
                 host_overhead_per_seq_s: 1.0e-6,
@@ -357,7 +361,13 @@ impl EngineProfile {
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
-                auto: AutoKnobs { token_budget: true, max_seqs: false, cuda_graphs: true, memory_fraction: true },
+                auto: AutoKnobs {
+                    token_budget: true,
+                    max_seqs: false,
+                    cuda_graphs: true,
+                    memory_fraction: true,
+                    prefill_graphs: true,
+                },
             },
             // TensorRT-LLM (1.0, PyTorch backend): max_num_tokens 8192, max_batch_size 2048,
             // free_gpu_memory_fraction 0.9, tokens_per_block 32, enable_chunked_prefill false,
@@ -403,7 +413,7 @@ impl EngineProfile {
                 "vLLM v1 defaults (engine/arg_utils.py, config; max_num_batched_tokens and max_num_seqs from GPU memory as get_batch_defaults picks them; reported); host overhead and non-torch memory: estimate"
             }
             EngineKind::Sglang => {
-                "SGLang server_args.py defaults; chunked_prefill_size, cuda_graph_max_bs and mem_fraction_static from GPU memory, TP and DP as _handle_gpu_memory_settings picks them (PR #10975, SGLang >= 0.5.3; reported); max_num_seqs cap and host overhead: estimate"
+                "SGLang server_args.py defaults; chunked_prefill_size, cuda_graph_max_bs and mem_fraction_static from GPU memory, TP and DP as _handle_gpu_memory_settings picks them (PR #10975, SGLang >= 0.5.3; reported); piecewise CUDA graphs for prompt steps except with DP attention, PP or speculative decoding (_handle_piecewise_cuda_graph; reported); max_num_seqs cap and host overhead: estimate"
             }
             EngineKind::Trtllm => {
                 "TensorRT-LLM llm_args.py defaults (reported); CUDA-graph sizes and host overhead: estimate"
@@ -458,6 +468,7 @@ impl EngineProfile {
         }
         if let Some(v) = o.prefill_cuda_graphs {
             p.prefill_cuda_graphs = v;
+            p.auto.prefill_graphs = false;
         }
         if let Some(v) = o.host_overhead_ms {
             if !(v >= 0.0 && v.is_finite()) {
@@ -528,9 +539,10 @@ impl EngineProfile {
         Ok(p)
     }
 
-    /// Resolves the knobs the engine derives from the GPU (SGLang's token budget and CUDA-graph
-    /// batches, vLLM's token budget and running-sequence cap) for a device of `gpu_mib` MiB
-    /// running `parallel`; knobs the scenario set are kept. TensorRT-LLM is unchanged.
+    /// Resolves the knobs the engine derives from the GPU and the layout (SGLang's token budget,
+    /// CUDA-graph batches and piecewise prompt graphs, vLLM's token budget and running-sequence
+    /// cap) for a device of `gpu_mib` MiB running `parallel`; knobs the scenario set are kept.
+    /// TensorRT-LLM is unchanged.
     pub fn for_device(&mut self, gpu_mib: f64, parallel: &tokenfab_perf::Parallel) {
         if self.kind == EngineKind::Vllm {
             // `get_batch_defaults`, OpenAI server: GPUs of at least 70 GiB (torch's total
@@ -556,6 +568,18 @@ impl EngineProfile {
         }
         if self.auto.cuda_graphs {
             self.cuda_graph_sizes = sglang_graph_sizes(d.cuda_graph_max_bs);
+        }
+        self.prompt_graphs_for(parallel);
+    }
+
+    /// Whether SGLang captures piecewise CUDA graphs for the prompt steps of a replica running
+    /// `parallel`, unless the scenario set it: `_handle_piecewise_cuda_graph` (server_args.py)
+    /// turns them off with DP attention and with pipeline parallelism, and (before sglang PR
+    /// #22128, April 2026) with any speculative decoding; those deployments run their prompt
+    /// steps eagerly. Disaggregated deployments decide it on the prefill pool's layout.
+    pub fn prompt_graphs_for(&mut self, parallel: &tokenfab_perf::Parallel) {
+        if self.kind == EngineKind::Sglang && self.auto.prefill_graphs {
+            self.prefill_cuda_graphs = parallel.attn_dp <= 1 && parallel.pp <= 1 && self.spec_tokens == 0;
         }
     }
 
@@ -667,6 +691,32 @@ mod tests {
         let mut v = EngineProfile::defaults(EngineKind::Vllm);
         v.for_device(183_359.0, &par);
         assert_eq!((v.max_num_batched_tokens, v.memory_fraction_for(183_359.0, &par)), (8192, 0.9));
+    }
+
+    #[test]
+    fn sglang_runs_prompt_steps_eagerly_where_it_turns_piecewise_graphs_off() {
+        let b200 = 183_359.0;
+        let graphs = |par: tokenfab_perf::Parallel, o: &EngineOverrides| {
+            let mut p = EngineProfile::with_overrides(EngineKind::Sglang, o).unwrap();
+            p.for_device(b200, &par);
+            p.prefill_cuda_graphs
+        };
+        let none = EngineOverrides::default();
+        assert!(graphs(tokenfab_perf::Parallel::tp(8), &none), "plain TP captures them");
+        let dp = tokenfab_perf::Parallel { tp: 1, attn_dp: 8, moe_ep: 8, ..Default::default() };
+        assert!(!graphs(dp, &none), "DP attention turns them off");
+        let pp = tokenfab_perf::Parallel { tp: 4, pp: 2, moe_tp: 4, ..Default::default() };
+        assert!(!graphs(pp, &none), "pipeline parallelism turns them off");
+        let spec =
+            EngineOverrides { speculative_tokens: Some(3), speculative_acceptance: Some(0.7), ..Default::default() };
+        assert!(!graphs(tokenfab_perf::Parallel::tp(8), &spec), "speculative decoding turns them off");
+        // Set in the scenario: kept whatever the layout.
+        let set = EngineOverrides { prefill_cuda_graphs: Some(true), ..Default::default() };
+        assert!(graphs(dp, &set));
+        // Other engines keep their fixed setting.
+        let mut t = EngineProfile::defaults(EngineKind::Trtllm);
+        t.for_device(b200, &tokenfab_perf::Parallel::tp(8));
+        assert!(!t.prefill_cuda_graphs);
     }
 
     #[test]

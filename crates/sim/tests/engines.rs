@@ -124,6 +124,35 @@ fn disaggregated_pools_transfer_kv() {
 }
 
 #[test]
+fn sglang_decides_prompt_graphs_on_the_pool_that_runs_the_prompts() {
+    // DeepSeek-R1 on 8 x B200: DP-attention prefill workers (no piecewise graphs) feeding TP
+    // decode workers; the prompts run on the prefill pool, so the deployment runs them eagerly.
+    let mut spec = DeploymentSpec::simple("hgx-b200-8", "deepseek-r1", 8, 1);
+    spec.weight_dtype = tokenfab_catalog::Dtype::Fp8;
+    spec.engine = EngineKind::Sglang;
+    let dp = ParallelSpec { tp: 1, attn_dp: 8, moe_ep: Some(8), moe_tp: Some(1), ..Default::default() };
+    let tp = ParallelSpec { tp: 8, ..Default::default() };
+    let resolve = |prefill: &ParallelSpec, decode: &ParallelSpec| {
+        let mut s = spec.clone();
+        s.disagg = Some(DisaggSpec {
+            prefill_replicas: 1,
+            decode_replicas: 1,
+            prefill_parallel: *prefill,
+            decode_parallel: *decode,
+        });
+        Deployment::resolve(&Catalog::builtin(), &s).unwrap().engine.prefill_cuda_graphs
+    };
+    assert!(!resolve(&dp, &tp));
+    assert!(resolve(&tp, &dp));
+    // Aggregated: the one layout decides.
+    let mut agg = spec.clone();
+    agg.parallel = dp;
+    assert!(!Deployment::resolve(&Catalog::builtin(), &agg).unwrap().engine.prefill_cuda_graphs);
+    agg.parallel = tp;
+    assert!(Deployment::resolve(&Catalog::builtin(), &agg).unwrap().engine.prefill_cuda_graphs);
+}
+
+#[test]
 fn pipeline_stages_run_as_interleaved_engines() {
     let mut spec = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-70b", 2, 1);
     spec.parallel.pp = 2;

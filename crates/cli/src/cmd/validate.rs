@@ -1124,7 +1124,10 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              gpt-oss-120b TPOT MAPE 30.7 → 27.4 %, median predicted/measured on H200 0.71 → 0.74. TensorRT-LLM captures\n\
              CUDA graphs for generation-only iterations; context and mixed iterations run eagerly unless piecewise prefill\n\
              graphs are configured (opt-in), so its steps with prompt tokens now pay a host launch per kernel (vLLM and\n\
-             SGLang replay piecewise graphs): TTFT MAPE 36.9 → 36.6 %, TPOT 18.4 → 18.2 %. What remains on the H100\n\
+             SGLang replay piecewise graphs): TTFT MAPE 36.9 → 36.6 %, TPOT 18.4 → 18.2 %. SGLang turns its piecewise\n\
+             graphs off itself with DP attention, pipeline parallelism or speculative decoding (`_handle_piecewise_cuda_graph`),\n\
+             so its 92 DP-attention rows run their prompt steps eagerly too (simulated TTFT +13 % median; both MAPEs\n\
+             unchanged to the first decimal). What remains on the H100\n\
              Qwen3-32B rows (TPOT −15 to −26 % from 32 clients up, worst at OSL 128) is the prompts' cost: the TPOT\n\
              increment per prompt, read off OSL 128 against OSL 512 at the same concurrency, is 1.3–1.5 × the simulated\n\
              one at every TP (TP 1, 1,024 tokens: 70 ms measured, 48 ms simulated), while decode matches and\n\

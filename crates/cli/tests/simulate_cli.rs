@@ -108,6 +108,18 @@ fn bad_scenarios_fail_clearly() {
             good.replace("{ kind = \"closed\", concurrency = 2 }", "{ kind = \"poisson\", rate_per_s = -1 }"),
             &["rate.toml", "load.arrivals.rate_per_s"],
         ),
+        (
+            "replicas",
+            good.replace("model = \"llama-3.1-8b\"", "model = \"llama-3.1-8b\"\nreplicas = 4000000"),
+            &["replicas.toml", "deployment.replicas", "limits.max_chips"],
+        ),
+        // An open loop far above capacity stops at a runtime limit, naming the run and the limit.
+        (
+            "overload",
+            good.replace("{ kind = \"closed\", concurrency = 2 }", "{ kind = \"poisson\", rate_per_s = 100000 }")
+                .replace("requests = 10", "duration_s = 600\n[limits]\nmax_in_flight = 3000"),
+            &["overload.toml", "more than 3000 requests in the system at once", "limits.max_in_flight"],
+        ),
     ];
     for (name, text, want) in cases {
         let p = d.join(format!("{name}.toml"));

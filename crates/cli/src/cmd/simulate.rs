@@ -207,7 +207,7 @@ fn simulate_once(resolved: &Resolved, name: &str, seed: u64, trace: Option<&[Req
             bar.inc(1);
         }
     };
-    let (result, info) = resolved.execute(seed, trace, &on_group)?;
+    let (result, info) = resolved.execute(seed, trace, &on_group).with_context(|| format!("simulating {name}"))?;
     let wall_s = t.elapsed().as_secs_f64();
     bar.finish();
     let spans = spans.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -244,7 +244,7 @@ impl Deployment {
             engine.for_device(gpu_mib, &pspec.resolve());
         }
         // Prompt steps run on the prefill pool where there is one.
-        if let (Some((Role::Prefill, _, pspec, _)), true) = (layouts.first(), layouts.len() > 1) {
+        if let Some((Role::Prefill, _, pspec, _)) = layouts.first() {
             engine.prompt_graphs_for(&pspec.resolve());
         }
         let mut pools = Vec::new();

@@ -186,6 +186,47 @@ fn layout(row: &AicRow, prefix: &str, dense: bool) -> Result<Parallel, String> {
     Ok(Parallel { tp, pp, attn_dp: dp, moe_tp, moe_ep })
 }
 
+/// The `tp` and `ep` an aggregated row's id names (`…_c64_tp8_ep8_937`: `(8, 8)`), if any.
+/// Disaggregated ids (`…_tp4_0_ep4_0_783`) and ids without both (`…_tp8_epnone_4`) give `None`.
+fn id_tp_ep(id: &str) -> Option<(u32, u32)> {
+    let parts: Vec<&str> = id.split('_').collect();
+    parts.windows(3).rev().find_map(|w| {
+        let tp = w[0].strip_prefix("tp")?.parse::<u32>().ok()?;
+        let ep = w[1].strip_prefix("ep")?.parse::<u32>().ok()?;
+        // The third part is the row number, not a disaggregated pool's `_0` suffix on `ep`.
+        (w[2].parse::<u32>().is_ok() && tp > 0 && ep > 0).then_some((tp, ep))
+    })
+}
+
+/// Corrects aggregated MoE rows whose id names a deployment of `tp` = X GPUs with expert
+/// parallelism Y (`…_tp8_ep8_…`) but whose columns record the world as X × Y (`tp_size` 64, or
+/// `attention_dp_size` 64 with `tp_size` 1) with `moe_tp_size` X and `moe_ep_size` Y: an
+/// `--tp 8 --ep 8` launch runs on 8 GPUs, its experts split over them by EP (expert TP X / Y).
+/// Read as recorded, these rows were 4–8 × too many GPUs (64 H200s, or 16 and 64 B200s across
+/// nodes). The measurements agree with the ids: gpt-oss-120b on H200 `tp2_ep2` (recorded
+/// tp 4, moe 2 × 2) measures 5.90–14.12 ms TPOT from 4 to 64 clients where the same sweep at
+/// `tp2` EP 1 measures 5.85–14.07 ms, and `tp4_ep4`, `tp8_ep8` match `tp4`, `tp8` the same way.
+/// Rows whose id does not name the layout are read the same way when their columns can only be
+/// this mistake: `moe_tp_size` = `moe_ep_size` = X with a world of X² wider than one scale-up
+/// domain (DeepSeek-V3 on H200, recorded tp 64 with experts 8 × 8: its TPOT equals the 8-GPU
+/// `tp 8` sweep's within 1 % at every concurrency and shape). Expert TP × EP = 8 × 8 across 8
+/// nodes is not a layout the engines deploy. The rule reads no measurement.
+fn named_layout(row: &AicRow, p: Parallel, domain: u32) -> Parallel {
+    let squared = p.moe_tp == p.moe_ep && p.moe_tp * p.moe_ep > domain;
+    let Some((x, y)) = id_tp_ep(&row.id).or(squared.then_some((p.moe_tp, p.moe_ep))) else { return p };
+    if y <= 1 || !x.is_multiple_of(y) || p.moe_tp != x || p.moe_ep != y {
+        return p;
+    }
+    let world = x * y;
+    if p.tp == world && p.attn_dp == 1 {
+        Parallel { tp: x, attn_dp: 1, moe_tp: x / y, moe_ep: y, ..p }
+    } else if p.tp == 1 && p.attn_dp == world {
+        Parallel { tp: 1, attn_dp: x, moe_tp: x / y, moe_ep: y, ..p }
+    } else {
+        p
+    }
+}
+
 /// Weight formats of OpenAI's GPT-OSS checkpoints, which the engines serve as stored whatever a
 /// benchmark's precision label: only the routed experts are MXFP4; attention, router, embeddings
 /// and LM head stay bf16 (`quantization_config.modules_to_not_convert` in their config.json).
@@ -255,7 +296,7 @@ pub fn map_row(catalog: &Catalog, row: &AicRow) -> Result<Deployment, String> {
     };
     let (mode, prefill, decode) = match row.mode.as_str() {
         "agg" => {
-            let p = fix(layout(row, "", dense)?);
+            let p = fix(named_layout(row, layout(row, "", dense)?, domain));
             let pool = Pool { parallel: p, workers: 1, workers_known: true, max_batch: None };
             (Mode::Agg, pool.clone(), pool)
         }

@@ -377,12 +377,12 @@ fn moe_rows_with_tensor_parallelism_wider_than_8_gpus_map_to_attention_dp() {
         // tensor-parallel over more than 8 GPUs.
         assert_eq!((p.moe_tp, p.moe_ep), (1, tp), "tp {tp}");
     }
-    // Expert TP within 8 GPUs of a wide attention-DP row is kept (tp 16 = moe_tp 4 × ep 4).
+    // Expert TP within 8 GPUs of a wide attention-DP row is kept (tp 16 = moe_tp 2 × ep 8).
     let r = rows(
-        "a,src,trtllm,,deepseek-ai/DeepSeek-R1,b200_sxm,fp4,agg,8192,1024,nvfp4,nvfp4,64,16,1,1,4,4,,,,,,,,,,,,,,,1000.0,20.0",
+        "a,src,trtllm,,deepseek-ai/DeepSeek-R1,b200_sxm,fp4,agg,8192,1024,nvfp4,nvfp4,64,16,1,1,2,8,,,,,,,,,,,,,,,1000.0,20.0",
     );
     let p = map_row(&cat, &r[0]).unwrap().prefill.parallel;
-    assert_eq!((p.tp, p.attn_dp, p.moe_tp, p.moe_ep), (1, 16, 4, 4));
+    assert_eq!((p.tp, p.attn_dp, p.moe_tp, p.moe_ep), (1, 16, 2, 8));
     // Eight-way tensor parallelism stays tensor parallel; so does a dense model's.
     let r = rows(
         "a,src,trtllm,,deepseek-ai/DeepSeek-R1,gb200,fp4,agg,8192,1024,nvfp4,nvfp4,256,8,1,1,8,1,,,,,,,,,,,,,,,1000.0,20.0",
@@ -470,4 +470,29 @@ fn gpt_oss_rows_run_openais_checkpoint_whatever_their_quant_labels() {
     let r = rows("a,src,trtllm,,Qwen/Qwen3-32B,h100_sxm,fp8,agg,1024,1024,fp8,fp8,8,1,1,1,1,1,,,,,,,,,,,,,,,100.0,5.0");
     let dep = map_row(&cat, &r[0]).unwrap();
     assert_eq!((dep.weight_dtype, dep.kv_dtype), (Dtype::Fp8, Dtype::Fp8));
+}
+
+#[test]
+fn rows_that_record_tp_times_ep_as_the_world_run_on_tp_gpus() {
+    let cat = Catalog::builtin();
+    let layout = |id: &str, model: &str, system: &str, cols: &str| {
+        let r = rows(&format!(
+            "{id},src,trtllm,,{model},{system},fp4,agg,1024,1024,nvfp4,nvfp4,8,{cols},,,,,,,,,,,,,,,100.0,10.0"
+        ));
+        let p = map_row(&cat, &r[0]).unwrap().prefill.parallel;
+        (p.tp, p.attn_dp, p.moe_tp, p.moe_ep)
+    };
+    // The id names `tp2_ep2`; the columns record tp 4 with experts 2 × 2: two GPUs, EP 2.
+    assert_eq!(layout("x_c8_tp2_ep2_927", "openai/gpt-oss-120b", "h200_sxm", "4,1,1,2,2"), (2, 1, 1, 2));
+    // `tp8_ep8` recorded as tp 64 (or as attention DP 64): eight GPUs.
+    assert_eq!(layout("x_c8_tp8_ep8_1010", "deepseek-ai/DeepSeek-R1", "b200_sxm", "64,1,1,8,8"), (8, 1, 1, 8));
+    assert_eq!(layout("x_c64_tp8_ep8_937", "deepseek-ai/DeepSeek-R1", "b200_sxm", "1,1,64,8,8"), (1, 8, 1, 8));
+    // Without the id, only a square expert layout wider than one node reads this way.
+    assert_eq!(layout("dsr1_cfg181", "deepseek-ai/DeepSeek-R1", "h200_sxm", "64,1,1,8,8"), (8, 1, 1, 8));
+    assert_eq!(layout("qwen_cfg736", "Qwen/Qwen3.5-397B-A17B", "b300_sxm", "4,1,1,2,2"), (4, 1, 2, 2));
+    // An id whose layout agrees with the columns changes nothing; nor does a disaggregated-style
+    // id (`tp4_0_ep4_0`) or one without EP (`tp8_epnone`).
+    assert_eq!(layout("x_c4_tp8_ep1_20", "deepseek-ai/DeepSeek-R1", "b200_sxm", "8,1,1,8,1"), (8, 1, 8, 1));
+    assert_eq!(layout("x_tp4_0_ep4_0_783", "deepseek-ai/DeepSeek-R1", "b200_sxm", "4,1,1,2,2"), (4, 1, 2, 2));
+    assert_eq!(layout("x_c96_tp8_epnone_4", "deepseek-ai/DeepSeek-R1", "b200_sxm", "8,1,1,2,4"), (8, 1, 2, 4));
 }

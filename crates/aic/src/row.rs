@@ -210,7 +210,11 @@ fn id_tp_ep(id: &str) -> Option<(u32, u32)> {
 /// this mistake: `moe_tp_size` = `moe_ep_size` = X with a world of X² wider than one scale-up
 /// domain (DeepSeek-V3 on H200, recorded tp 64 with experts 8 × 8: its TPOT equals the 8-GPU
 /// `tp 8` sweep's within 1 % at every concurrency and shape). Expert TP × EP = 8 × 8 across 8
-/// nodes is not a layout the engines deploy. The rule reads no measurement.
+/// nodes is not a layout the engines deploy. The X × Y is likely AIConfigurator's own rule: its
+/// benchmark generator sets `tensor_parallel_size = moe_tensor_parallel_size ×
+/// moe_expert_parallel_size` for MoE models (`generator/rule_plugin/benchmark/trtllm.rule`),
+/// applied to the recorded columns, while the measured runs behave like X GPUs. The rule reads
+/// no measurement.
 fn named_layout(row: &AicRow, p: Parallel, domain: u32) -> Parallel {
     let squared = p.moe_tp == p.moe_ep && p.moe_tp * p.moe_ep > domain;
     let Some((x, y)) = id_tp_ep(&row.id).or(squared.then_some((p.moe_tp, p.moe_ep))) else { return p };

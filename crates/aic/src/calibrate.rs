@@ -84,6 +84,11 @@ pub fn calibrate_tpot(rows: &[AicRow], by_kernel: &[Vec<Result<Prediction, Strin
 /// per-deployment calibrated simulations, the other shapes' device-time scales were chosen on
 /// TPOTs that include the held-out shape's.
 pub fn calibrate_request_path(sims: &[Outcome]) -> Vec<Option<RequestPath>> {
+    fit_request_path(sims).into_iter().map(|f| f.map(|(_, rp)| rp)).collect()
+}
+
+/// [`calibrate_request_path`] with the fitted TTFT MAPE (%) on the other shapes.
+fn fit_request_path(sims: &[Outcome]) -> Vec<Option<(f64, RequestPath)>> {
     let grid = request_path_grid();
     let rows: Vec<AicRow> = sims.iter().map(|o| o.row.clone()).collect();
     per_held_out_shape(&rows, |train| {
@@ -109,8 +114,35 @@ pub fn calibrate_request_path(sims: &[Outcome]) -> Vec<Option<RequestPath>> {
                 best = Some((err, *g));
             }
         }
-        best.map(|b| b.1)
+        best
     })
+}
+
+/// Per-deployment choice between the engine's full batch cap and one slot short, made with the
+/// request path: for each row, [`calibrate_request_path`]'s fit on the same deployment's other
+/// shapes is done once on their simulations at the full cap (`full`) and once one slot short
+/// (`short`, the same rows in the same order), and the alternative whose fitted TTFT MAPE on
+/// those shapes is lower wins (ties keep the full cap). Returns `Some((short, request path))`, or
+/// `None` where the request path is not fitted (fewer than two other prompt lengths), which
+/// keeps the full cap.
+///
+/// One slot short is what Llama-3.1-8B on TensorRT-LLM 1.0.0rc3 (H100) measures: its TTFT at 8
+/// clients is one inter-completion gap, (TTFT + OSL × TPOT) / (c − 1), within 5–15 %, growing
+/// with the *output* length; no other deployment shows it, and imposed on every row the short
+/// cap puts TTFT MAPE at 994 %. Choosing it per deployment on the other shapes lets the
+/// deployments that behave this way say so without the held-out shape's TTFTs.
+pub fn calibrate_slots(full: &[Outcome], short: &[Outcome]) -> Vec<Option<(bool, RequestPath)>> {
+    let fit_full = fit_request_path(full);
+    let fit_short = fit_request_path(short);
+    fit_full
+        .into_iter()
+        .zip(fit_short)
+        .map(|(f, s)| match (f, s) {
+            (Some((ef, rf)), Some((es, rs))) => Some(if es < ef { (true, rs) } else { (false, rf) }),
+            (Some((_, rf)), None) => Some((false, rf)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Leave one shape out: for each row, `choose` on the indices of its deployment's rows with
@@ -220,5 +252,41 @@ mod tests {
         let sims = vec![vec![pred(30.0), pred(30.0)], vec![pred(12.0), pred(12.0)]];
         let picks = calibrate_tpot(&rows, &sims);
         assert_eq!(picks[0], Some(ShapePick { kernel: 1, device_scale: 1.0, trained_on: 1 }));
+    }
+
+    #[test]
+    fn one_slot_short_is_chosen_only_where_the_other_shapes_show_it() {
+        // Four shapes per build. The short-cap simulation adds a wait that grows with the
+        // output length (one inter-completion gap); the full-cap one does not.
+        let shapes = [(1024, 128), (2048, 128), (1024, 512), (2048, 512)];
+        let sim = |short: bool, osl: u32| -> Result<Prediction, String> {
+            let mut p = pred(10.0)?;
+            p.ttft_ms = if short { 50.0 + osl as f64 } else { 50.0 };
+            Ok(p)
+        };
+        let mut rows = Vec::new();
+        for (build, waits) in [("A", false), ("B", true)] {
+            for (i, &(isl, osl)) in shapes.iter().enumerate() {
+                let mut r = row(&format!("{build}{i}"), build, isl, osl, 10.0);
+                // Measured: 20 ms of request path on top of what the build really does.
+                r.ttft_ms = 20.0 + sim(waits, osl).unwrap().ttft_ms;
+                rows.push(r);
+            }
+        }
+        let outcomes = |short: bool| -> Vec<Outcome> {
+            rows.iter().map(|r| Outcome { row: r.clone(), prediction: sim(short, r.osl) }).collect()
+        };
+        let choices = calibrate_slots(&outcomes(false), &outcomes(true));
+        for (r, c) in rows.iter().zip(&choices) {
+            let (short, rp) = c.expect("two other prompt lengths in every held-out shape");
+            assert_eq!(short, r.id.starts_with('B'), "{}", r.id);
+            assert_eq!((rp.fixed_ms, rp.per_token_us, rp.per_client_ms), (20.0, 0.0, 0.0), "{}", r.id);
+        }
+        // Without two other prompt lengths nothing is fitted and the full cap stays.
+        let one = &rows[..2];
+        let o = |short: bool| -> Vec<Outcome> {
+            one.iter().map(|r| Outcome { row: r.clone(), prediction: sim(short, r.osl) }).collect()
+        };
+        assert_eq!(calibrate_slots(&o(false), &o(true)), vec![None, None]);
     }
 }

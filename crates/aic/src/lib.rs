@@ -31,7 +31,9 @@ mod published;
 mod row;
 mod simulated;
 
-pub use calibrate::{DEVICE_SCALE_GRID, ShapePick, calibrate_request_path, calibrate_tpot, deployment_key};
+pub use calibrate::{
+    DEVICE_SCALE_GRID, ShapePick, calibrate_request_path, calibrate_slots, calibrate_tpot, deployment_key,
+};
 pub use engine::{EngineProfile, Prediction, predict};
 pub use published::{
     BENCH_KV_FRACTION, PublishedRow, ThroughputPrediction, num_requests, parse_published, predict_throughput,

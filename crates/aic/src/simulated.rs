@@ -53,6 +53,10 @@ pub struct SimKnobs {
     pub speculative: Option<(u32, f64)>,
     /// Multiplier on every step's device time (engine `device_time_scale`).
     pub device_time_scale: Option<f64>,
+    /// Batch slots the aggregated engine offers fewer than the benchmark has clients (0: the
+    /// cap is the concurrency). With one short, a new request waits for the next completion —
+    /// the signature of one measured deployment; only per-deployment calibration chooses it.
+    pub slots_short: u32,
 }
 
 /// Predicts mean TTFT and TPOT of a row's deployment by simulation.
@@ -62,7 +66,7 @@ pub fn predict_simulated(
     row: &AicRow,
     knobs: SimKnobs,
 ) -> Result<Prediction, String> {
-    let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale } = knobs;
+    let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale, slots_short } = knobs;
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
@@ -77,7 +81,7 @@ pub fn predict_simulated(
     let _ = engine_batch;
     let overrides = EngineOverrides {
         max_num_seqs: Some(match dep.mode {
-            Mode::Agg => concurrency,
+            Mode::Agg => concurrency.saturating_sub(slots_short).max(1),
             Mode::Disagg => dep.decode.max_batch.unwrap_or(concurrency).max(1),
         }),
         prefix_caching: Some(false),

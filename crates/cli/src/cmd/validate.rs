@@ -256,11 +256,27 @@ fn calibrate_deployments(
     run: &AicRun,
     base: tokenfab_aic::SimKnobs,
 ) -> (Vec<tokenfab_aic::Outcome>, Vec<Option<(f64, f64)>>) {
+    calibrate_deployments_with(catalog, run, base, &calibrate_picks(run))
+}
+
+/// Each row's per-deployment (kernel fraction, device-time scale), if its deployment has other
+/// shapes.
+fn calibrate_picks(run: &AicRun) -> Vec<Option<(f64, f64)>> {
     let sims: Vec<_> = run.by_kernel.iter().map(|(_, p)| p.clone()).collect();
-    let picks: Vec<Option<(f64, f64)>> = tokenfab_aic::calibrate_tpot(&run.rows, &sims)
+    tokenfab_aic::calibrate_tpot(&run.rows, &sims)
         .into_iter()
         .map(|p| p.map(|p| (run.by_kernel[p.kernel].0, p.device_scale)))
-        .collect();
+        .collect()
+}
+
+/// [`calibrate_deployments`] with the picks given.
+fn calibrate_deployments_with(
+    catalog: &Catalog,
+    run: &AicRun,
+    base: tokenfab_aic::SimKnobs,
+    picks: &[Option<(f64, f64)>],
+) -> (Vec<tokenfab_aic::Outcome>, Vec<Option<(f64, f64)>>) {
+    let picks = picks.to_vec();
     // Simulate only the calibrated rows, each with its own pick.
     let idx: Vec<usize> = (0..run.rows.len()).filter(|&i| picks[i].is_some()).collect();
     let sub: Vec<tokenfab_aic::AicRow> = idx.iter().map(|&i| run.rows[i].clone()).collect();
@@ -312,19 +328,41 @@ fn calibrated_outcomes(
     run: &AicRun,
     base: tokenfab_aic::SimKnobs,
     request_path: bool,
-) -> (Vec<tokenfab_aic::Outcome>, Vec<tokenfab_aic::Outcome>, CalibPicks) {
-    let (sim, picks) = calibrate_deployments(catalog, run, base);
+) -> (Vec<tokenfab_aic::Outcome>, Vec<tokenfab_aic::Outcome>, CalibPicks, Vec<bool>) {
+    let (full, picks) = calibrate_deployments(catalog, run, base);
     if !request_path {
-        return (sim.clone(), sim, picks);
+        let n = full.len();
+        return (full.clone(), full, picks, vec![false; n]);
     }
-    let (mut outcomes, _, _) = with_request_path(&sim);
-    let per_deployment = tokenfab_aic::calibrate_request_path(&sim);
-    for ((o, s), rp) in outcomes.iter_mut().zip(&sim).zip(per_deployment) {
-        if let (Some(rp), Ok(p), Ok(sp)) = (rp, o.prediction.as_mut(), s.prediction.as_ref()) {
-            p.ttft_ms = rp.ttft_ms(sp.ttft_ms, o.row.isl, tokenfab_aic::first_token_in_flight(&o.row));
-        }
+    // The same calibrated rows one batch slot short; each held-out shape takes the cap that
+    // fits its deployment's other shapes better ([`tokenfab_aic::calibrate_slots`]).
+    let short_knobs = tokenfab_aic::SimKnobs { slots_short: 1, ..base };
+    let (short, _) = calibrate_deployments_with(catalog, run, short_knobs, &picks);
+    let choices = tokenfab_aic::calibrate_slots(&full, &short);
+    let sim: Vec<tokenfab_aic::Outcome> = full
+        .iter()
+        .zip(&short)
+        .zip(&choices)
+        .map(|((f, s), c)| if matches!(c, Some((true, _))) && simulated(s) { s.clone() } else { f.clone() })
+        .collect();
+    let (mut outcomes, _, _) = with_request_path(&full);
+    for ((o, s), c) in outcomes.iter_mut().zip(&sim).zip(&choices) {
+        o.prediction = match (c, &s.prediction) {
+            (Some((_, rp)), Ok(sp)) => {
+                let mut p = *sp;
+                p.ttft_ms = rp.ttft_ms(sp.ttft_ms, o.row.isl, tokenfab_aic::first_token_in_flight(&o.row));
+                Ok(p)
+            }
+            _ => o.prediction.clone(),
+        };
     }
-    (outcomes, sim, picks)
+    let took_short = choices.iter().zip(&short).map(|(c, sh)| matches!(c, Some((true, _))) && simulated(sh)).collect();
+    (outcomes, sim, picks, took_short)
+}
+
+/// Whether an outcome has a prediction (a short-cap simulation that failed keeps the full cap).
+fn simulated(o: &tokenfab_aic::Outcome) -> bool {
+    o.prediction.is_ok()
 }
 
 /// Per row, the (kernel-overhead fraction, device-time scale) calibration chose, if any.
@@ -332,7 +370,7 @@ type CalibPicks = Vec<Option<(f64, f64)>>;
 
 /// The per-deployment calibration section of docs/VALIDATION.md.
 fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
-    let (outcomes, sim, picks) = calibrated_outcomes(catalog, run, Default::default(), true);
+    let (outcomes, sim, picks, short) = calibrated_outcomes(catalog, run, Default::default(), true);
     let mut md = String::new();
     let all = |o: &[tokenfab_aic::Outcome]| tokenfab_aic::slices(o, |_| String::new()).pop();
     let _ = writeln!(
@@ -349,8 +387,13 @@ fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
          others; no TTFT of the held-out shape is used) when those shapes have at least two prompt lengths; with one, the\n\
          fixed and per-prompt-token times cannot be told apart and the leave-one-model-out request path is kept. (Fitting\n\
          whenever another shape exists gave 37.8 % TTFT MAPE here, 71.4 % on B300; this rule was chosen after measuring\n\
-         that and three alternatives on these rows, see `calibrate_request_path`.) Deployments measured at one shape keep\n\
-         the constants above.\n"
+         that and three alternatives on these rows, see `calibrate_request_path`.) The same fit also chooses the\n\
+         engine's batch cap: every calibrated row is simulated a second time with one slot fewer than the benchmark's\n\
+         clients, and the cap whose fitted request path gives the lower TTFT MAPE on the other shapes is kept\n\
+         (`calibrate_slots`). One slot short is what Llama-3.1-8B on TensorRT-LLM 1.0.0rc3 measures (TTFT at 8\n\
+         clients ≈ one inter-completion gap, growing with the output length); imposed on every row it takes TTFT MAPE\n\
+         to 994 %, so it is never a default; chosen this way it is taken by that deployment alone (TTFT MAPE of its\n\
+         177 rows 36.9 → 22.5 %, all rows 30.1 → 28.3 %). Deployments measured at one shape keep the constants above.\n"
     );
     let _ =
         writeln!(md, "| slice | rows | skipped | TTFT MAPE % | TPOT MAPE % | TTFT median APE % | TPOT median APE % |");
@@ -366,7 +409,7 @@ fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
     }
     let sim_ttft = all(&sim).map_or(f64::NAN, |s| s.ttft_mape);
     let _ = writeln!(md, "\nTTFT MAPE of the calibrated simulation alone (no request-path time): {sim_ttft:.1} %.\n");
-    for line in calibration_summary(&outcomes, &picks).lines() {
+    for line in calibration_summary(&outcomes, &picks, &short).lines() {
         match line.strip_prefix("  ") {
             Some(item) => writeln!(md, "- {item}"),
             None => writeln!(md, "{line}\n"),
@@ -378,8 +421,9 @@ fn calibration_section(catalog: &Catalog, run: &AicRun) -> String {
 }
 
 /// What per-deployment calibration chose: how many rows were calibrated, and per deployment
-/// the device-time scales and kernel fractions picked for its held-out shapes.
-fn calibration_summary(outcomes: &[tokenfab_aic::Outcome], picks: &[Option<(f64, f64)>]) -> String {
+/// the device-time scales and kernel fractions picked for its held-out shapes, and how many of
+/// its rows run one batch slot short.
+fn calibration_summary(outcomes: &[tokenfab_aic::Outcome], picks: &[Option<(f64, f64)>], short: &[bool]) -> String {
     let mut out = String::new();
     let modelled = |i: &usize| outcomes[*i].prediction.is_ok();
     let n_mod = (0..outcomes.len()).filter(modelled).count();
@@ -389,24 +433,36 @@ fn calibration_summary(outcomes: &[tokenfab_aic::Outcome], picks: &[Option<(f64,
         "Calibrated per deployment, leave one shape out: {n_cal} of {n_mod} modelled rows were simulated with a \
          kernel-overhead fraction and device-time scale chosen on their deployment's other ISL/OSL shapes; the other \
          {} (deployments measured at one shape) keep the leave-one-model-out constants. TTFT adds a request-path time \
-         chosen the same way, on the other shapes' simulated TTFTs. Per deployment (picks over its held-out shapes):",
+         chosen the same way, on the other shapes' simulated TTFTs, together with the engine's batch cap: the \
+         benchmark's concurrency, or one slot short where that fits the other shapes' TTFTs better. Per deployment \
+         (picks over its held-out shapes):",
         n_mod - n_cal
     );
-    let mut by: BTreeMap<String, (usize, Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for (o, p) in outcomes.iter().zip(picks) {
+    let mut by: BTreeMap<String, (usize, Vec<f64>, Vec<f64>, usize)> = BTreeMap::new();
+    for (i, (o, p)) in outcomes.iter().zip(picks).enumerate() {
         if let (Ok(_), Some((k, s))) = (&o.prediction, p) {
             let e = by.entry(tokenfab_aic::deployment_key(&o.row)).or_default();
             e.0 += 1;
             e.1.push(*s);
             e.2.push(*k);
+            e.3 += usize::from(short.get(i).copied().unwrap_or(false));
         }
     }
-    for (key, (n, s, k)) in by {
+    for (key, (n, s, k, n_short)) in by {
         let (lo, hi) = s.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
         let (klo, khi) = k.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
         let range = |a: f64, b: f64| if a == b { format!("{a}") } else { format!("{a}–{b}") };
-        let _ =
-            writeln!(out, "  {key}: {n} rows, device time × {}, kernel fraction {}", range(lo, hi), range(klo, khi));
+        let cap = match n_short {
+            0 => String::new(),
+            m if m == n => ", batch cap one slot short".to_string(),
+            m => format!(", batch cap one slot short on {m} of them"),
+        };
+        let _ = writeln!(
+            out,
+            "  {key}: {n} rows, device time × {}, kernel fraction {}{cap}",
+            range(lo, hi),
+            range(klo, khi)
+        );
     }
     out
 }
@@ -602,16 +658,16 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
         "--calibrate deployment needs --model sim (it sets simulator engine options)"
     );
     let run = aic_outcomes(catalog, &a.input, a.model, a.kernel_overhead_scale, base)?;
-    let (outcomes, sim, calib_picks, (picks, handoff), kernel_picks) = match a.calibrate {
+    let (outcomes, sim, (calib_picks, calib_short), (picks, handoff), kernel_picks) = match a.calibrate {
         Calibrate::None => {
             let sim = run.outcomes.clone();
             let (outcomes, picks, handoff) =
                 if a.no_request_path { (sim.clone(), Vec::new(), Vec::new()) } else { with_request_path(&sim) };
-            (outcomes, sim, Vec::new(), (picks, handoff), run.kernel_picks.clone())
+            (outcomes, sim, (Vec::new(), Vec::new()), (picks, handoff), run.kernel_picks.clone())
         }
         Calibrate::Deployment => {
-            let (outcomes, sim, calib) = calibrated_outcomes(catalog, &run, base, !a.no_request_path);
-            (outcomes, sim, calib, (Vec::new(), Vec::new()), Vec::new())
+            let (outcomes, sim, calib, short) = calibrated_outcomes(catalog, &run, base, !a.no_request_path);
+            (outcomes, sim, (calib, short), (Vec::new(), Vec::new()), Vec::new())
         }
     };
     if let Some(path) = &a.output {
@@ -735,7 +791,7 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
             }
         }
         if a.calibrate == Calibrate::Deployment {
-            out!("{}", calibration_summary(&outcomes, &calib_picks));
+            out!("{}", calibration_summary(&outcomes, &calib_picks, &calib_short));
         }
         let skipped: Vec<_> = outcomes.iter().filter(|o| o.prediction.is_err()).collect();
         if !skipped.is_empty() {
@@ -1060,7 +1116,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              changed TTFT MAPE by under 1 point, and simulating the clients in lock-step fits worse. One family shows a\n\
              clean signature: Llama-3.1-8B on TensorRT-LLM (H100) has TTFT growing with the *output* length at fixed\n\
              concurrency by about one request's duration / (c − 1), what one request always waiting for a batch slot\n\
-             gives; no other model shows it, so it is not modelled. TPOT: TensorRT-LLM's low-batch dense decode was\n\
+             gives; no other model shows it, so these tables do not model it (per-deployment calibration below can choose\n\
+             it). TPOT: TensorRT-LLM's low-batch dense decode was\n\
              over-predicted by a near-constant ~3 ms whatever the TP (Llama-3.1-70B on H200: tp 1, 2, 4, 8 all ~3.2 ms\n\
              high), the signature of per-kernel fixed time: the operator tables time one kernel at a time, while the\n\
              engine's fused, CUDA-graphed step hides part of it. The share kept is chosen per backend leave-one-model-out\n\

@@ -256,7 +256,8 @@ fn calibrate_deployments(
     run: &AicRun,
     base: tokenfab_aic::SimKnobs,
 ) -> (Vec<tokenfab_aic::Outcome>, Vec<Option<(f64, f64)>>) {
-    calibrate_deployments_with(catalog, run, base, &calibrate_picks(run))
+    let picks = calibrate_picks(run);
+    (calibrate_deployments_with(catalog, run, base, &picks), picks)
 }
 
 /// Each row's per-deployment (kernel fraction, device-time scale), if its deployment has other
@@ -275,8 +276,7 @@ fn calibrate_deployments_with(
     run: &AicRun,
     base: tokenfab_aic::SimKnobs,
     picks: &[Option<(f64, f64)>],
-) -> (Vec<tokenfab_aic::Outcome>, Vec<Option<(f64, f64)>>) {
-    let picks = picks.to_vec();
+) -> Vec<tokenfab_aic::Outcome> {
     // Simulate only the calibrated rows, each with its own pick.
     let idx: Vec<usize> = (0..run.rows.len()).filter(|&i| picks[i].is_some()).collect();
     let sub: Vec<tokenfab_aic::AicRow> = idx.iter().map(|&i| run.rows[i].clone()).collect();
@@ -289,7 +289,7 @@ fn calibrate_deployments_with(
     for (&i, prediction) in idx.iter().zip(preds) {
         outcomes[i].prediction = prediction;
     }
-    (outcomes, picks)
+    outcomes
 }
 
 /// TTFT with the request-path time (leave one model out) and, for disaggregated rows, the
@@ -337,32 +337,25 @@ fn calibrated_outcomes(
     // The same calibrated rows one batch slot short; each held-out shape takes the cap that
     // fits its deployment's other shapes better ([`tokenfab_aic::calibrate_slots`]).
     let short_knobs = tokenfab_aic::SimKnobs { slots_short: 1, ..base };
-    let (short, _) = calibrate_deployments_with(catalog, run, short_knobs, &picks);
+    let short = calibrate_deployments_with(catalog, run, short_knobs, &picks);
     let choices = tokenfab_aic::calibrate_slots(&full, &short);
-    let sim: Vec<tokenfab_aic::Outcome> = full
-        .iter()
-        .zip(&short)
-        .zip(&choices)
-        .map(|((f, s), c)| if matches!(c, Some((true, _))) && simulated(s) { s.clone() } else { f.clone() })
-        .collect();
+    // A short-cap choice whose own simulation failed keeps the full cap and the
+    // leave-one-model-out request path.
+    let took_short: Vec<bool> =
+        choices.iter().zip(&short).map(|(c, s)| matches!(c, Some((true, _))) && s.prediction.is_ok()).collect();
+    let sim: Vec<tokenfab_aic::Outcome> =
+        full.iter().zip(&short).zip(&took_short).map(|((f, s), &t)| if t { s.clone() } else { f.clone() }).collect();
     let (mut outcomes, _, _) = with_request_path(&full);
-    for ((o, s), c) in outcomes.iter_mut().zip(&sim).zip(&choices) {
-        o.prediction = match (c, &s.prediction) {
-            (Some((_, rp)), Ok(sp)) => {
-                let mut p = *sp;
-                p.ttft_ms = rp.ttft_ms(sp.ttft_ms, o.row.isl, tokenfab_aic::first_token_in_flight(&o.row));
-                Ok(p)
-            }
-            _ => o.prediction.clone(),
-        };
+    for (((o, s), c), &t) in outcomes.iter_mut().zip(&sim).zip(&choices).zip(&took_short) {
+        if let (Some((short, rp)), Ok(sp)) = (c, &s.prediction)
+            && *short == t
+        {
+            let mut p = *sp;
+            p.ttft_ms = rp.ttft_ms(sp.ttft_ms, o.row.isl, tokenfab_aic::first_token_in_flight(&o.row));
+            o.prediction = Ok(p);
+        }
     }
-    let took_short = choices.iter().zip(&short).map(|(c, sh)| matches!(c, Some((true, _))) && simulated(sh)).collect();
     (outcomes, sim, picks, took_short)
-}
-
-/// Whether an outcome has a prediction (a short-cap simulation that failed keeps the full cap).
-fn simulated(o: &tokenfab_aic::Outcome) -> bool {
-    o.prediction.is_ok()
 }
 
 /// Per row, the (kernel-overhead fraction, device-time scale) calibration chose, if any.

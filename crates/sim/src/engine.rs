@@ -91,6 +91,13 @@ pub struct EngineOverrides {
     pub schedule: Option<Schedule>,
     /// Reserve KV for the whole output at admission (no preemption).
     pub reserve_output: Option<bool>,
+    /// With `reserve_output`: output tokens reserved per request at admission, the `max_tokens`
+    /// the clients send (TensorRT-LLM's `GUARANTEED_NO_EVICT` reserves up to the request's
+    /// maximum, not what it will generate). Unset: the request's own output length, exact for
+    /// benchmarks that fix the output (`ignore_eos`, `max_tokens` = output) and optimistic for
+    /// traffic that stops at an end-of-sequence token. A request that generates more reserves
+    /// its own length.
+    pub reserve_output_tokens: Option<u32>,
     /// Use exactly this many KV blocks per engine instead of computing them from memory
     /// (vLLM `--num-gpu-blocks-override`).
     pub num_gpu_blocks_override: Option<u64>,
@@ -154,6 +161,10 @@ pub struct EngineProfile {
     /// Reserve KV blocks for prompt + all output tokens at admission (TRT-LLM
     /// `GUARANTEED_NO_EVICT`): never preempts, admits fewer requests.
     pub reserve_output: bool,
+    /// Output tokens reserved per request when `reserve_output` (the clients' `max_tokens`);
+    /// `None`: the request's own output length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserve_output_tokens: Option<u32>,
     /// Memory outside the framework's tensors (CUDA context, NCCL buffers, CUDA graphs), bytes.
     pub non_torch_bytes: f64,
     /// Fraction of the per-kernel fixed time measured in isolation that a step pays
@@ -317,6 +328,7 @@ impl EngineProfile {
                 overlap_host: false,
                 schedule: Schedule::Mixed,
                 reserve_output: false,
+                reserve_output_tokens: None,
                 non_torch_bytes: 1.5 * GIB,
                 kernel_overhead_scale: 1.0,
                 spec_tokens: 0,
@@ -354,6 +366,7 @@ impl EngineProfile {
                 overlap_host: true,
                 schedule: Schedule::PrefillFirst,
                 reserve_output: false,
+                reserve_output_tokens: None,
                 non_torch_bytes: 0.0,
                 kernel_overhead_scale: 1.0,
                 spec_tokens: 0,
@@ -394,6 +407,7 @@ impl EngineProfile {
                 overlap_host: true,
                 schedule: Schedule::Mixed,
                 reserve_output: true,
+                reserve_output_tokens: None,
                 non_torch_bytes: 1.0 * GIB,
                 kernel_overhead_scale: 1.0,
                 spec_tokens: 0,
@@ -533,6 +547,12 @@ impl EngineProfile {
         }
         if let Some(v) = o.reserve_output {
             p.reserve_output = v;
+        }
+        if let Some(v) = o.reserve_output_tokens {
+            if v == 0 {
+                return bad("reserve_output_tokens", "must be at least 1");
+            }
+            p.reserve_output_tokens = Some(v);
         }
         // Engines require the token budget to cover one decode token per running sequence.
         p.max_num_seqs = p.max_num_seqs.min(p.max_num_batched_tokens);
@@ -754,6 +774,10 @@ mod tests {
         assert_eq!(EngineProfile::with_overrides(EngineKind::Vllm, &o).unwrap_err().0, "memory_fraction");
         let o = EngineOverrides { kernel_overhead_scale: Some(1.5), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap_err().0, "kernel_overhead_scale");
+        let o = EngineOverrides { reserve_output_tokens: Some(0), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap_err().0, "reserve_output_tokens");
+        let o = EngineOverrides { reserve_output_tokens: Some(4096), ..Default::default() };
+        assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap().reserve_output_tokens, Some(4096));
         let o = EngineOverrides { kernel_overhead_scale: Some(0.5), ..Default::default() };
         assert_eq!(EngineProfile::with_overrides(EngineKind::Trtllm, &o).unwrap().kernel_overhead_scale, 0.5);
         let o = EngineOverrides { speculative_tokens: Some(3), ..Default::default() };

@@ -568,8 +568,11 @@ impl Replica {
         let prompt = if q.kv_ready { q.input } else { q.input + q.out_done } as u64;
         // Reserving engines also hold slots for the draft tokens a verify step writes past the
         // last accepted one (TensorRT-LLM adds `max_draft_len` to each sequence's budget).
+        // They reserve up to the clients' `max_tokens` where one is set, since they cannot know
+        // when a sequence will end.
+        let output = self.profile.reserve_output_tokens.map_or(q.output, |m| m.max(q.output));
         let total =
-            if self.profile.reserve_output { q.input as u64 + q.output as u64 + self.spec_k as u64 } else { prompt };
+            if self.profile.reserve_output { q.input as u64 + output as u64 + self.spec_k as u64 } else { prompt };
         self.blocks_for(total.max(prompt))
     }
 

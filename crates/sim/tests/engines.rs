@@ -67,6 +67,38 @@ fn preemption_by_recompute_vs_guaranteed_no_evict() {
 }
 
 #[test]
+fn guaranteed_no_evict_reserves_the_clients_max_tokens() {
+    // TensorRT-LLM cannot know when a sequence will stop, so it reserves up to the request's
+    // `max_tokens`. The same pool admits 3 requests at a time with their own 1,000 output tokens
+    // and 1 with `max_tokens` 4,000 (1,000 + 4,000 = 5,000 of 6,000 tokens): the same work then
+    // takes longer and queues more, and it still never preempts.
+    let mut t = DeploymentSpec::simple("hgx-h100-8", "llama-3.1-8b", 1, 1);
+    t.engine = EngineKind::Trtllm;
+    t.engine_options.block_size = Some(16);
+    t.engine_options.num_gpu_blocks_override = Some(3 * (1000 + 1000) / 16);
+    let mut m = t.clone();
+    m.engine_options.reserve_output_tokens = Some(4000);
+    let (rt, rm) = (sim(&t, &closed(8), reqs(24, 1000, 1000, 0)), sim(&m, &closed(8), reqs(24, 1000, 1000, 0)));
+    for r in [&rt, &rm] {
+        assert_eq!(r.counters.requests_completed, 24);
+        assert_eq!(r.counters.preemptions, 0);
+    }
+    let (st, sm) = (rt.summary(&[], 1.0, 1.0), rm.summary(&[], 1.0, 1.0));
+    assert!(
+        sm.latency.ttft_ms.mean > 2.0 * st.latency.ttft_ms.mean,
+        "{} vs {}",
+        sm.latency.ttft_ms.mean,
+        st.latency.ttft_ms.mean
+    );
+    assert!(sm.throughput.output_tokens_per_s < 0.5 * st.throughput.output_tokens_per_s);
+    // A bound below every request's output changes nothing: each reserves its own length.
+    let mut low = t.clone();
+    low.engine_options.reserve_output_tokens = Some(10);
+    let rl = sim(&low, &closed(8), reqs(24, 1000, 1000, 0));
+    assert_eq!(rl.summary(&[], 1.0, 1.0), st);
+}
+
+#[test]
 fn sglang_runs_prefill_and_decode_in_separate_steps() {
     // With a steady stream of arrivals, SGLang interrupts decoding for prefill batches, so the
     // worst inter-token gap is at least one prefill step; vLLM mixes them into one step.

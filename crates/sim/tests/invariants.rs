@@ -24,6 +24,9 @@ struct Case {
     prefix_caching: bool,
     router: RouterPolicy,
     closed: Option<u32>,
+    /// Output tokens a reserving engine (TensorRT-LLM) holds per request at admission, the
+    /// clients' `max_tokens` (`engine_options.reserve_output_tokens`).
+    reserve: Option<u32>,
     /// Speculative decoding: draft tokens per step and acceptance.
     spec: Option<(u32, f64)>,
     /// Attention DP over 2 ranks with balancing for at most this many iterations.
@@ -46,7 +49,7 @@ fn case() -> impl Strategy<Value = Case> {
             Just(RouterPolicy::PrefixAware),
             Just(RouterPolicy::Random)
         ],
-        prop_oneof![Just(None), (1u32..12).prop_map(Some)],
+        (prop_oneof![Just(None), (1u32..12).prop_map(Some)], prop_oneof![Just(None), (1u32..=300).prop_map(Some)]),
         prop_oneof![Just(None), (1u32..5, 0.0f64..=1.0).prop_map(Some)],
         prop_oneof![2 => Just(None), 1 => (1u32..80).prop_map(Some)],
         prop::collection::vec((0u64..2_000_000_000, 1u32..3000, 1u32..300, prop::option::of(0u64..4)), 1..60),
@@ -61,7 +64,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunked,
                 prefix_caching,
                 router,
-                closed,
+                (closed, reserve),
                 spec,
                 balance,
                 reqs,
@@ -80,6 +83,7 @@ fn case() -> impl Strategy<Value = Case> {
                     prefix_caching,
                     router,
                     closed,
+                    reserve,
                     spec,
                     balance,
                     reqs,
@@ -103,6 +107,7 @@ fn build_tails(c: &Case, tails: Option<bool>) -> (Deployment, SimConfig, Vec<Req
     spec.engine_options.chunked_prefill = Some(c.chunked);
     spec.engine_options.prefix_caching = Some(c.prefix_caching);
     spec.engine_options.max_num_batched_tokens = Some(4096);
+    spec.engine_options.reserve_output_tokens = c.reserve;
     if let Some((k, a)) = c.spec {
         spec.engine_options.speculative_tokens = Some(k);
         spec.engine_options.speculative_acceptance = Some(a);
@@ -245,6 +250,7 @@ fn open_loop_below_capacity_finishes_everything() {
         prefix_caching: true,
         router: RouterPolicy::LeastOutstanding,
         closed: None,
+        reserve: None,
         spec: None,
         balance: None,
         reqs: (0..2000u64)

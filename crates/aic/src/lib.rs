@@ -27,6 +27,7 @@
 
 mod calibrate;
 mod engine;
+mod mlperf;
 mod published;
 mod row;
 mod simulated;
@@ -35,6 +36,10 @@ pub use calibrate::{
     DEVICE_SCALE_GRID, ShapePick, calibrate_request_path, calibrate_slots, calibrate_tpot, deployment_key,
 };
 pub use engine::{EngineProfile, Prediction, predict};
+pub use mlperf::{
+    BenchmarkData, LLAMA2_70B, MlperfPrediction, MlperfRow, MlperfTarget, benchmark, mlperf_target, offline_requests,
+    parse_mlperf, predict_mlperf,
+};
 pub use published::{
     BENCH_KV_FRACTION, PublishedRow, ThroughputPrediction, num_requests, parse_published, predict_throughput,
     trtllm_bench_settings,

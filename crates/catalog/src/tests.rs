@@ -79,8 +79,14 @@ fn measured_gemm_efficiency_is_sourced_and_per_format() {
     assert!(fp4 < bf16 && fp4 > 0.3 && bf16 < 0.8, "{fp4} {bf16}");
     assert_eq!(b200.gemm_efficiency(Dtype::Fp16), Some(bf16));
     assert!(b200.facts().iter().any(|(f, (src, _, _))| *f == "gemm_efficiency.fp4" && src.contains("vllm")));
+    // MI300X's comes from AMD's own max-achievable-FLOPs measurement.
+    let mi300x = cat.chip("mi300x").unwrap();
+    assert!((mi300x.gemm_efficiency(Dtype::Fp8).unwrap() - 1273.0 / 2614.9).abs() < 0.001);
+    assert!(
+        mi300x.facts().iter().any(|(f, (src, _, _))| *f == "gemm_efficiency.fp8" && src.contains("rocm.blogs.amd"))
+    );
     // A chip without the figure has none (the perf model then uses its generic fraction).
-    assert_eq!(cat.chip("mi300x").unwrap().gemm_efficiency(Dtype::Bf16), None);
+    assert_eq!(cat.chip("mi355x").unwrap().gemm_efficiency(Dtype::Bf16), None);
 }
 
 #[test]

@@ -17,6 +17,8 @@ enum Active {
 /// (id, published total in billions, published active, tolerance as a fraction)
 const PUBLISHED: &[(&str, f64, Active, f64)] = &[
     ("llama-3.1-8b", 8.03, Active::Dense, 0.03),
+    // Meta's model card: 70 B (68.98 B counted from the config).
+    ("llama-2-70b", 70.0, Active::Dense, 0.03),
     ("llama-3.1-70b", 70.6, Active::Dense, 0.03),
     ("llama-3.1-405b", 405.9, Active::Dense, 0.03),
     ("qwen3-32b", 32.8, Active::Dense, 0.03),

@@ -377,6 +377,50 @@ fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/published.csv"));
 }
 
+/// `validate mlperf` on hand-written rows in the format of mlperf_v51_llm_results.csv (the
+/// numbers are illustrative): llama2-70b Offline rows on catalog accelerators are simulated at
+/// their best layout, the rest listed with the reason, and the per-row CSV is written.
+#[test]
+fn validate_mlperf_simulates_offline_rows_and_lists_the_rest() {
+    let dir = std::env::temp_dir().join(format!("tokenfab-mlperf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("mlperf.csv");
+    let head = "id,division,availability,submitter,platform,accelerator,num_accel,model,scenario,tokens_per_s,\
+        tokens_per_s_per_accel,weights,software,details_url,source";
+    let rows = [
+        "5.1-0001,closed,available,A,p,AMD Instinct MI300X 192GB HBM3,8,llama2-70b-99,Offline,28000,3500,fp8,vLLM,u,s",
+        "5.1-0007,closed,available,N,p,NVIDIA H200-SXM-141GB,8,llama2-70b-99,Offline,35000,4375,fp8,TensorRT 10.11,u,s",
+        "5.1-0016,closed,available,C,p,NVIDIA H100-SXM-80GB,16,llama2-70b-99,Offline,62000,3875,fp8,TensorRT 10.8,u,s",
+        "5.1-0024,closed,available,D,p,NVIDIA B200-SXM-180GB,8,llama3.1-405b,Offline,1650,206,fp4,TensorRT 10.11,u,s",
+        "5.1-0007,closed,available,N,p,NVIDIA H200-SXM-141GB,8,llama2-70b-99,Server,33000,4125,fp8,TensorRT 10.11,u,s",
+    ];
+    std::fs::write(&input, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
+    let output = dir.join("rows.csv");
+    let out =
+        tokenfab(&["validate", "mlperf", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("mi300x") && stdout.contains("h200-sxm") && stdout.contains("relative MAPE"), "{stdout}");
+    assert!(stdout.contains("2 row(s) not simulated") && stdout.contains("llama3.1-405b"), "{stdout}");
+    assert!(stdout.contains("Server scenario"), "{stdout}");
+    let csv = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("line,id,submitter,accelerator,num_accel,model,scenario,weights,chip,engine,best_tp"));
+    assert_eq!(lines.len(), 6, "every row, simulated or not");
+    let field = |l: &str, i: usize| l.split(',').nth(i).unwrap().to_string();
+    // H100 (80 GB) cannot hold Llama-2-70B fp8 with room to batch at tp 1: a wider layout wins.
+    assert_ne!(field(lines[3], 10), "1", "{}", lines[3]);
+    for l in &lines[1..4] {
+        assert!(field(l, 12).parse::<f64>().unwrap() > 0.0, "{l}");
+    }
+    // Bad input names the file and line.
+    std::fs::write(&input, format!("{head}\n{}\n", rows[0].replace("28000", "many"))).unwrap();
+    let out = tokenfab(&["validate", "mlperf", "--input", input.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("tokens_per_s"), "{err}");
+}
+
 #[test]
 fn step_prices_fp4_experts_on_hopper_at_the_bf16_rate_and_says_so() {
     let run = |chip: &str, moe: &str| {

@@ -217,7 +217,7 @@ fn a_chips_measured_gemm_efficiency_replaces_the_generic_fraction() {
     let frac = flops / t / 9e15;
     assert!((0.35..0.45).contains(&frac), "{frac}");
     // Without a figure the generic fractions stay.
-    let mi = tokenfab_perf::Params::analytical(cat.chip("mi300x").unwrap());
+    let mi = tokenfab_perf::Params::analytical(cat.chip("mi355x").unwrap());
     assert_eq!((mi.gemm_bf16.compute_eff, mi.gemm_fp4.compute_eff), (0.72, 0.60));
     assert_eq!(mi.provenance, "analytical defaults");
 }

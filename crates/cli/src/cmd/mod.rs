@@ -1,6 +1,7 @@
 //! One module per subcommand: flags (`Args`) and `run`.
 pub mod catalog;
 pub mod explore;
+pub mod mlperf;
 pub mod plan;
 pub mod predict;
 pub mod repeat;

@@ -1,4 +1,4 @@
-//! `tokenfab validate ops|aic|throughput|report` (Contract 2).
+//! `tokenfab validate ops|aic|throughput|mlperf|report` (Contract 2).
 use crate::io;
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -26,6 +26,8 @@ enum Sub {
     Aic(AicArgs),
     /// Offline maximum throughput vs TensorRT-LLM's published performance overview.
     Throughput(super::throughput::ThroughputArgs),
+    /// MLPerf Inference Offline results (NVIDIA and AMD), simulated at each row's best layout.
+    Mlperf(super::mlperf::MlperfArgs),
     /// Regenerate docs/VALIDATION.md from the measured tables.
     Report(ReportArgs),
 }
@@ -146,6 +148,10 @@ struct ReportArgs {
     /// a one-line note when the file is absent.
     #[arg(long, default_value = "../shared/reference/perf_published.csv")]
     published: PathBuf,
+    /// MLPerf Inference results (e.g. ../shared/reference/mlperf_v51_llm_results.csv); its section
+    /// is a one-line note when the file is absent.
+    #[arg(long, default_value = "../shared/reference/mlperf_v51_llm_results.csv")]
+    mlperf: PathBuf,
     /// Where to write the Markdown.
     #[arg(long, default_value = "docs/VALIDATION.md")]
     out: PathBuf,
@@ -156,6 +162,7 @@ pub fn run(catalog: &Catalog, args: Args) -> Result<ExitCode> {
         Sub::Ops(a) => ops(catalog, a),
         Sub::Aic(a) => aic(catalog, a),
         Sub::Throughput(a) => super::throughput::run(catalog, a),
+        Sub::Mlperf(a) => super::mlperf::run(catalog, a),
         Sub::Report(a) => report(catalog, a),
     }
 }
@@ -1218,6 +1225,7 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
         let _ = writeln!(out, "(End-to-end section skipped: `{}` not found.)\n", a.aic.display());
     }
     out.push_str(&super::throughput::section(catalog, &a.published, trtllm_host)?);
+    out.push_str(&super::mlperf::section(catalog, &a.mlperf)?);
     let _ = writeln!(
         out,
         "Reproduce: `cargo run --release -- validate report` (per-row detail: `tokenfab validate ops --chip h100-sxm --input calibration/h100-sxm-ops.csv --rows rows.csv`)."

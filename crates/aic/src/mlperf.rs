@@ -2,11 +2,12 @@
 //! mlcommons/inference_results_v5.1, Apache-2.0): a third end-to-end check, and the only one with
 //! AMD accelerators (MI300X, MI325X, MI355X) beside NVIDIA's.
 //!
-//! Only the **Offline** scenario of **llama2-70b** is re-created. Offline gives the system every
-//! sample at once and reports output tokens per second, the regime a capacity planner sizes
-//! fleets with. The other scenarios bound latency (Server, Interactive) and need a rate search
-//! under percentile limits; the other benchmarks need input-length statistics this module does
-//! not have yet. Both are listed with that reason, not dropped.
+//! Only the **Offline** scenario of **llama2-70b** and **llama3.1-405b** is re-created. Offline
+//! gives the system every sample at once and reports output tokens per second, the regime a
+//! capacity planner sizes fleets with. The other scenarios bound latency (Server, Interactive)
+//! and need a rate search under percentile limits; the other benchmarks (mixtral-8x7b,
+//! llama3.1-8b, deepseek-r1) need length statistics this module does not have yet. Both are
+//! listed with that reason, not dropped.
 //!
 //! A result records the accelerator, its count, the weight format and the software, but not the
 //! layout or the engine settings, so each row is simulated as submitters tune it:
@@ -23,7 +24,7 @@
 //!   estimate of what the harnesses run);
 //! - **formats**: weights as recorded (fp8; fp4 and AMD's mxfp4 as fp4), fp8 KV cache (estimate);
 //! - **load**: [`offline_requests`] samples per replica, all queued at time zero, lengths drawn
-//!   (seeded) from [`LLAMA2_70B`].
+//!   (seeded) from the benchmark's [`BenchmarkData`] ([`LLAMA2_70B`], [`LLAMA31_405B`]).
 //!
 //! The result is output tokens per second per accelerator: all output tokens over the time from
 //! the first sample to the last completion, per accelerator of one replica (replicas are
@@ -132,6 +133,9 @@ pub struct BenchmarkData {
     pub output: LengthSpec,
     /// Where the lengths come from, with their confidence.
     pub source: &'static str,
+    /// Whether open-division results run the reference model (the open division may change it:
+    /// AMD's llama3.1-405b open results run depth-pruned models).
+    pub open_division: bool,
 }
 
 /// llama2-70b (MLPerf's OpenOrca subset, 24,576 samples; prompts and outputs ≤ 1,024 tokens).
@@ -152,11 +156,32 @@ pub const LLAMA2_70B: BenchmarkData = BenchmarkData {
     output: LengthSpec::Lognormal { median: 242.0, sigma: 0.62, max: 1024 },
     source: "output mean 294.45 (MLCommons reference, official); input mean 218 (400-prompt stratified sample of the \
              per-sample table, estimate); lognormal shapes (estimate)",
+    open_division: true,
+};
+
+/// llama3.1-405b (MLPerf's long-context mix, 8,313 samples; prompts ≤ 20,000 tokens, outputs ≤
+/// 2,000).
+///
+/// Output: mean 652 tokens, MLPerf's reported TOKENS_PER_SAMPLE (`shared/reference/hardware.md`,
+/// section C3; reported), drawn with a coefficient of variation of 0.3 (estimate). Input: mean
+/// 9,800 tokens (estimate) from 388 prompts in four places of the per-sample length table
+/// (github.com/openshift-psap/performance-dashboard `mlperf-data/summaries/llama3-1-405b.csv`):
+/// the table runs through sub-datasets of different lengths (sample means 11,401, 5,705,
+/// 10,392 and 11,690), so the mean of the four is an estimate to ±10 % or so; coefficient of
+/// variation 0.44 (the pooled sample).
+pub const LLAMA31_405B: BenchmarkData = BenchmarkData {
+    name: "llama3.1-405b",
+    model: "llama-3.1-405b",
+    input: LengthSpec::Lognormal { median: 8970.0, sigma: 0.42, max: 20000 },
+    output: LengthSpec::Lognormal { median: 625.0, sigma: 0.29, max: 2000 },
+    source: "output mean 652 (MLPerf's TOKENS_PER_SAMPLE, reported); input mean 9,800 (388 prompts from four parts of \
+             the per-sample table, estimate); lognormal shapes (estimate)",
+    open_division: false,
 };
 
 /// The benchmarks this module re-creates.
 pub fn benchmark(name: &str) -> Option<&'static BenchmarkData> {
-    [&LLAMA2_70B].into_iter().find(|b| b.name == name)
+    [&LLAMA2_70B, &LLAMA31_405B].into_iter().find(|b| b.name == name)
 }
 
 /// Why a row is not simulated, or how it is.
@@ -184,6 +209,12 @@ pub fn mlperf_target(catalog: &Catalog, row: &MlperfRow) -> Result<MlperfTarget,
     }
     let data = benchmark(&row.model)
         .ok_or_else(|| format!("benchmark `{}`: no dataset length statistics in tokenfab yet", row.model))?;
+    if row.division == "open" && !data.open_division {
+        return Err(format!(
+            "open division of `{}`: the model may be modified (AMD's results run pruned models)",
+            row.model
+        ));
+    }
     let acc = row.accelerator.to_ascii_lowercase();
     if acc.contains("(x") {
         return Err("a mix of accelerator models in one system".into());
@@ -386,12 +417,13 @@ mod tests {
     }
 
     #[test]
-    fn llama2_lengths_match_their_sources() {
-        // Means of the drawn distributions: 218 input and 294.45 output tokens, within the
-        // rounding of the medians (the clamp at 1,024 trims < 1 %).
-        let (i, o) = (LLAMA2_70B.input.mean(), LLAMA2_70B.output.mean());
-        assert!((i / 218.0 - 1.0).abs() < 0.02, "{i}");
-        assert!((o / 294.45 - 1.0).abs() < 0.02, "{o}");
+    fn lengths_match_their_sources() {
+        // Means of the drawn distributions, within the rounding of the medians.
+        for (d, i0, o0) in [(&LLAMA2_70B, 218.0, 294.45), (&LLAMA31_405B, 9800.0, 652.0)] {
+            let (i, o) = (d.input.mean(), d.output.mean());
+            assert!((i / i0 - 1.0).abs() < 0.02, "{}: {i}", d.name);
+            assert!((o / o0 - 1.0).abs() < 0.02, "{}: {o}", d.name);
+        }
     }
 
     #[test]

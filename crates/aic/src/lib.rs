@@ -37,8 +37,8 @@ pub use calibrate::{
 };
 pub use engine::{EngineProfile, Prediction, predict};
 pub use mlperf::{
-    BenchmarkData, LLAMA2_70B, LLAMA31_405B, MlperfPrediction, MlperfRow, MlperfTarget, benchmark, mlperf_target,
-    offline_requests, parse_mlperf, predict_mlperf,
+    BenchmarkData, LLAMA2_70B, LLAMA31_405B, LatencyBound, MlperfPrediction, MlperfRow, MlperfTarget, SERVER_REQUESTS,
+    SERVER_WARMUP, benchmark, mlperf_target, offline_requests, parse_mlperf, predict_mlperf,
 };
 pub use published::{
     BENCH_KV_FRACTION, PublishedRow, ThroughputPrediction, num_requests, parse_published, predict_throughput,

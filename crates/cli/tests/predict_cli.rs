@@ -378,8 +378,9 @@ fn validate_throughput_simulates_overview_rows_and_lists_the_rest() {
 }
 
 /// `validate mlperf` on hand-written rows in the format of mlperf_v51_llm_results.csv (the
-/// numbers are illustrative): llama2-70b Offline rows on catalog accelerators are simulated at
-/// their best layout, the rest listed with the reason, and the per-row CSV is written.
+/// numbers are illustrative): llama2-70b rows on catalog accelerators are simulated at their best
+/// layout (Offline; Server as a rate search under its p99 bounds), the rest listed with the
+/// reason, and the per-row CSV is written.
 #[test]
 fn validate_mlperf_simulates_offline_rows_and_lists_the_rest() {
     let dir = std::env::temp_dir().join(format!("tokenfab-mlperf-{}", std::process::id()));
@@ -401,8 +402,9 @@ fn validate_mlperf_simulates_offline_rows_and_lists_the_rest() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("mi300x") && stdout.contains("h200-sxm") && stdout.contains("relative MAPE"), "{stdout}");
-    assert!(stdout.contains("2 row(s) not simulated") && stdout.contains("llama3.1-8b"), "{stdout}");
-    assert!(stdout.contains("Server scenario"), "{stdout}");
+    assert!(stdout.contains("1 row(s) not simulated") && stdout.contains("llama3.1-8b"), "{stdout}");
+    // Server: the highest Poisson rate whose p99 TTFT and TPOT meet the bounds, below Offline's.
+    assert!(stdout.contains("llama2-70b-99 Server") && stdout.contains("llama2-70b-99 Offline"), "{stdout}");
     let csv = std::fs::read_to_string(&output).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("line,id,submitter,accelerator,num_accel,model,scenario,weights,chip,engine,best_tp"));
@@ -410,9 +412,11 @@ fn validate_mlperf_simulates_offline_rows_and_lists_the_rest() {
     let field = |l: &str, i: usize| l.split(',').nth(i).unwrap().to_string();
     // H100 (80 GB) cannot hold Llama-2-70B fp8 with room to batch at tp 1: a wider layout wins.
     assert_ne!(field(lines[3], 10), "1", "{}", lines[3]);
-    for l in &lines[1..4] {
+    for l in lines[1..4].iter().chain(&lines[5..6]) {
         assert!(field(l, 12).parse::<f64>().unwrap() > 0.0, "{l}");
     }
+    let pred = |l: &str| field(l, 12).parse::<f64>().unwrap();
+    assert!(pred(lines[5]) <= pred(lines[2]) * 1.0001, "Server {} vs Offline {}", lines[5], lines[2]);
     // Bad input names the file and line.
     std::fs::write(&input, format!("{head}\n{}\n", rows[0].replace("28000", "many"))).unwrap();
     let out = tokenfab(&["validate", "mlperf", "--input", input.to_str().unwrap()]);

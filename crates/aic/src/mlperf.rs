@@ -303,7 +303,7 @@ pub fn predict_mlperf(catalog: &Catalog, row: &MlperfRow, seed: u64) -> Result<M
             continue;
         }
         let r = match t.bound {
-            None => simulate_layout(catalog, &t, model, chip, tp, seed),
+            None => simulate_layout(catalog, &t, model, chip, tp, seed).map(|(x, it, _)| (x, it)),
             Some(b) => search_rate(catalog, &t, model, chip, tp, b, seed),
         };
         if let Ok((_, it)) = &r {
@@ -396,7 +396,8 @@ fn samples(t: &MlperfTarget, arrivals: ArrivalSpec, n: u64, seed: u64) -> Vec<to
     load.requests(seed).take(n as usize).collect()
 }
 
-/// Offline at tensor parallelism `tp`: (output tokens/s per accelerator, engine iterations).
+/// Offline at tensor parallelism `tp`: (output tokens/s per accelerator, engine iterations,
+/// KV-sized batch cap).
 fn simulate_layout(
     catalog: &Catalog,
     t: &MlperfTarget,
@@ -404,7 +405,7 @@ fn simulate_layout(
     chip: &tokenfab_catalog::Chip,
     tp: u32,
     seed: u64,
-) -> Result<(f64, u64), String> {
+) -> Result<(f64, u64, u32), String> {
     let (d, max_bs) = replica(catalog, t, model, chip, tp, None)?;
     let n = offline_requests(max_bs);
     let reqs = samples(t, ArrivalSpec::Closed { concurrency: 1, think_ms: None, start_spread_ms: None }, n, seed);
@@ -418,7 +419,7 @@ fn simulate_layout(
     if last == 0 {
         return Err("no simulated time elapsed".into());
     }
-    Ok((tokens as f64 / (last as f64 * 1e-9) / d.chips() as f64, res.counters.engine_iterations))
+    Ok((tokens as f64 / (last as f64 * 1e-9) / d.chips() as f64, res.counters.engine_iterations, max_bs))
 }
 
 /// Samples per rate probed in the Server and Interactive searches; the first [`SERVER_WARMUP`]
@@ -444,10 +445,9 @@ fn search_rate(
     bound: LatencyBound,
     seed: u64,
 ) -> Result<(f64, u64), String> {
-    let (offline, mut iterations) = simulate_layout(catalog, t, model, chip, tp, seed)?;
+    let (offline, mut iterations, max_bs) = simulate_layout(catalog, t, model, chip, tp, seed)?;
     let osl = t.data.output.mean();
     let hi_rate = offline * tp as f64 / osl;
-    let (_, max_bs) = replica(catalog, t, model, chip, tp, None)?;
     let mut caps = vec![max_bs, 256.min(max_bs), 64.min(max_bs)];
     caps.dedup();
     let mut best = 0.0f64;

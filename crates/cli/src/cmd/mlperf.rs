@@ -1,5 +1,6 @@
 //! `tokenfab validate mlperf`: MLPerf Inference v5.1 Offline results (NVIDIA and AMD), see
 //! [`tokenfab_aic::predict_mlperf`].
+use super::throughput::median;
 use crate::io;
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -65,14 +66,6 @@ pub fn score(catalog: &Catalog, path: &Path) -> Result<Vec<Scored>> {
         .collect();
     bar.finish();
     Ok(scored)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[(v.len() - 1) / 2]
 }
 
 /// Error statistics of a slice: absolute, and relative to the reference accelerator (each ratio

@@ -75,7 +75,8 @@ struct Slice {
     within_20: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median (lower middle of an even count; NaN when empty).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }

@@ -140,8 +140,9 @@ pub struct BenchmarkData {
     pub open_division: bool,
     /// 99th-percentile TTFT and TPOT bounds of the Server scenario, ms.
     pub server: LatencyBound,
-    /// 99th-percentile TTFT and TPOT bounds of the Interactive scenario, ms.
-    pub interactive: LatencyBound,
+    /// 99th-percentile TTFT and TPOT bounds of the Interactive scenario, ms (`None`: the
+    /// benchmark has no Interactive scenario).
+    pub interactive: Option<LatencyBound>,
 }
 
 /// A scenario's latency bounds: the 99th percentiles of TTFT and TPOT must stay within them
@@ -174,7 +175,7 @@ pub const LLAMA2_70B: BenchmarkData = BenchmarkData {
              per-sample table, estimate); lognormal shapes (estimate)",
     open_division: true,
     server: LatencyBound { ttft_ms: 2000.0, tpot_ms: 200.0 },
-    interactive: LatencyBound { ttft_ms: 450.0, tpot_ms: 40.0 },
+    interactive: Some(LatencyBound { ttft_ms: 450.0, tpot_ms: 40.0 }),
 };
 
 /// llama3.1-405b (MLPerf's long-context mix, 8,313 samples; prompts ≤ 20,000 tokens, outputs ≤
@@ -196,12 +197,61 @@ pub const LLAMA31_405B: BenchmarkData = BenchmarkData {
              the per-sample table, estimate); lognormal shapes (estimate)",
     open_division: false,
     server: LatencyBound { ttft_ms: 6000.0, tpot_ms: 175.0 },
-    interactive: LatencyBound { ttft_ms: 4500.0, tpot_ms: 80.0 },
+    interactive: Some(LatencyBound { ttft_ms: 4500.0, tpot_ms: 80.0 }),
+};
+
+/// llama3.1-8b (MLPerf's CNN/DailyMail summarisation, 13,368 samples; prompts ≤ 2,540 tokens).
+///
+/// Input: mean 870.7 tokens, coefficient of variation 0.49, max 2,540: every one of the 13,368
+/// prompts of the per-sample table (github.com/openshift-psap/performance-dashboard
+/// `mlperf-data/summaries/llama3-1-8b-datacenter.csv`, the prompts' token counts with the chat
+/// template, from MLCommons' dataset; estimate, since the table is a third party's extract).
+/// Output: MLCommons gives no token count, only the characters the reference generates,
+/// `GEN_LEN` 8,167,644 over the 13,368 samples (mlcommons/inference
+/// `language/llama3.1-8b/README.md`; official), 611 characters a sample; at 4.4 characters per
+/// Llama 3 token (estimate: Llama 2's ≈ 4 characters per English token, with Llama 3's
+/// tokenizer using up to 15 % fewer tokens) that is 139 tokens. Drawn with the coefficient of
+/// variation of the reference summaries' lengths in the same table, 0.45 (estimate). The
+/// output figure is uncertain to ±10 % or so; the relative-to-H200 comparison cancels it.
+pub const LLAMA31_8B: BenchmarkData = BenchmarkData {
+    name: "llama3.1-8b",
+    model: "llama-3.1-8b",
+    input: LengthSpec::Lognormal { median: 780.7, sigma: 0.467, max: 2540 },
+    output: LengthSpec::Lognormal { median: 126.9, sigma: 0.428, max: 2000 },
+    source: "input mean 871 (all 13,368 prompts of the per-sample table, estimate); output mean 139 (MLCommons' \
+             GEN_LEN of 611 characters a sample, official, at 4.4 characters a token, estimate); lognormal shapes \
+             (estimate)",
+    open_division: true,
+    server: LatencyBound { ttft_ms: 2000.0, tpot_ms: 100.0 },
+    interactive: Some(LatencyBound { ttft_ms: 500.0, tpot_ms: 30.0 }),
+};
+
+/// mixtral-8x7b (MLPerf's mix of OpenOrca, GSM8K and MBXP, 15,000 samples; outputs ≤ 1,024).
+///
+/// Output: mean 144.84 tokens, the reference's `tokens_per_sample` (mlcommons/inference
+/// `language/mixtral-8x7b/README.md`; official). Input: mean 427.4 tokens, coefficient of
+/// variation 0.77, max 1,948, over all 15,000 rows of the per-sample table
+/// (github.com/openshift-psap/performance-dashboard `mlperf-data/summaries/mixtral-8x7b.csv`,
+/// token counts from MLCommons' dataset; estimate, a third party's extract). Its output column
+/// averages exactly 144.84 with a coefficient of variation of 0.78, which both shapes use.
+pub const MIXTRAL_8X7B: BenchmarkData = BenchmarkData {
+    name: "mixtral-8x7b",
+    model: "mixtral-8x7b",
+    input: LengthSpec::Lognormal { median: 338.8, sigma: 0.682, max: 1948 },
+    output: LengthSpec::Lognormal { median: 114.3, sigma: 0.688, max: 1024 },
+    source: "output mean 144.84 (MLCommons reference, official); input mean 427 (all 15,000 rows of the per-sample \
+             table, estimate); lognormal shapes with the table's coefficients of variation (estimate)",
+    open_division: true,
+    server: LatencyBound { ttft_ms: 2000.0, tpot_ms: 200.0 },
+    interactive: None,
 };
 
 /// The benchmarks this module re-creates.
+pub const BENCHMARKS: [&BenchmarkData; 4] = [&LLAMA2_70B, &LLAMA31_405B, &LLAMA31_8B, &MIXTRAL_8X7B];
+
+/// The benchmark of that MLPerf name, if this module re-creates it.
 pub fn benchmark(name: &str) -> Option<&'static BenchmarkData> {
-    [&LLAMA2_70B, &LLAMA31_405B].into_iter().find(|b| b.name == name)
+    BENCHMARKS.into_iter().find(|b| b.name == name)
 }
 
 /// Why a row is not simulated, or how it is.
@@ -228,7 +278,9 @@ pub fn mlperf_target(catalog: &Catalog, row: &MlperfRow) -> Result<MlperfTarget,
     let bound = match row.scenario.as_str() {
         "Offline" => None,
         "Server" => Some(data.server),
-        "Interactive" => Some(data.interactive),
+        "Interactive" => Some(
+            data.interactive.ok_or_else(|| format!("scenario Interactive: `{}` has no such scenario", data.name))?,
+        ),
         other => return Err(format!("scenario `{other}`: expected Offline, Server or Interactive")),
     };
     if row.division == "open" && !data.open_division {
@@ -422,12 +474,24 @@ fn simulate_layout(
     Ok((tokens as f64 / (last as f64 * 1e-9) / d.chips() as f64, res.counters.engine_iterations, max_bs))
 }
 
-/// Samples per rate probed in the Server and Interactive searches; the first [`SERVER_WARMUP`]
-/// of them (an empty system filling up) are left out of the percentiles.
+/// Fewest samples per rate probed in the Server and Interactive searches.
 pub const SERVER_REQUESTS: u64 = 2000;
 
-/// Samples of a rate probe left out of its percentiles.
-pub const SERVER_WARMUP: u64 = 400;
+/// Shortest simulated span of a rate probe, seconds: MLPerf's `min_duration` for these
+/// scenarios (600 s; `mlperf.conf`, official). A probe sends `max(SERVER_REQUESTS, rate × 600 s)`
+/// samples. A short probe passes rates the queue cannot hold: at the Offline rate itself (full
+/// load) 2,000 samples of llama3.1-8b last 13 s on a B200, too short for the queue to outgrow
+/// the TTFT bound, while a 10-minute run is not.
+pub const SERVER_MIN_DURATION_S: f64 = 600.0;
+
+/// Share of a probe's samples (the first ones: an empty system filling up) left out of its
+/// percentiles: one in five.
+pub const SERVER_WARMUP_SHARE: f64 = 0.2;
+
+/// Samples a probe at `rate_per_s` sends.
+pub fn server_requests(rate_per_s: f64) -> u64 {
+    SERVER_REQUESTS.max((rate_per_s * SERVER_MIN_DURATION_S).ceil() as u64)
+}
 
 /// Bisection steps of the rate search (the rate is found to within 2⁻⁶ of the Offline rate).
 const RATE_STEPS: u32 = 6;
@@ -454,12 +518,14 @@ fn search_rate(
     for cap in caps {
         let (d, _) = replica(catalog, t, model, chip, tp, Some(cap))?;
         let mut probe = |rate: f64| -> Result<bool, String> {
-            let reqs = samples(t, ArrivalSpec::Poisson { rate_per_s: rate }, SERVER_REQUESTS, seed);
+            let n = server_requests(rate);
+            let reqs = samples(t, ArrivalSpec::Poisson { rate_per_s: rate }, n, seed);
             let cfg =
                 SimConfig { arrivals: Arrivals::Timed, max_engine_iterations: 50_000_000, ..SimConfig::default() };
             let res = run(&cfg, &d, reqs.into_iter(), seed).map_err(|e| e.to_string())?;
             iterations += res.counters.engine_iterations;
-            let measured: Vec<_> = res.records.iter().filter(|r| r.id >= SERVER_WARMUP).collect();
+            let warmup = (n as f64 * SERVER_WARMUP_SHARE) as u64;
+            let measured: Vec<_> = res.records.iter().filter(|r| r.id >= warmup).collect();
             let p99 = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
                 v.get(((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::INFINITY)
@@ -499,16 +565,19 @@ mod tests {
 5.1-0001,closed,available,AMD,p,AMD Instinct MI300X 192GB HBM3,8,llama2-70b-99,Offline,27803.9,3475.5,fp8,\"vLLM 0.9.0, ROCm\",u,s
 5.1-0008,closed,available,NVIDIA,p,NVIDIA GB200,4,llama2-70b-99,Offline,52061.6,13015.4,fp4,\"TensorRT 10.11, CUDA 12.9\",u,s
 5.1-0005,closed,available,NVIDIA,p,NVIDIA H200-NVL-141GB,8,llama2-70b-99,Offline,30487.0,3810.9,fp8,TensorRT 10.8,u,s
-5.1-0007,closed,available,NVIDIA,p,NVIDIA H200-SXM-141GB,8,mixtral-8x7b,Offline,61372.4,7671.6,fp8,TensorRT 10.11,u,s
+5.1-0007,closed,available,NVIDIA,p,NVIDIA H200-SXM-141GB,8,deepseek-r1,Offline,61372.4,7671.6,fp8,TensorRT 10.11,u,s
 5.1-0007,closed,available,NVIDIA,p,NVIDIA H200-SXM-141GB,8,llama2-70b-99,Server,33000,4125,fp8,TensorRT 10.11,u,s
 5.1-0091,closed,available,M,p,\"AMD Instinct MI325X 256GB HBM3E (x16), AMD Instinct MI300X 192GB HBM3 (x8)\",24,llama2-70b-99,Offline,92158.2,3839.9,fp8,vLLM,u,s
+5.1-0002,closed,available,AMD,p,AMD Instinct MI325X 256GB HBM3e,8,mixtral-8x7b,Server,59784,7473,fp8,vLLM 0.9.0,u,s
+5.1-0002,closed,available,AMD,p,AMD Instinct MI325X 256GB HBM3e,8,mixtral-8x7b,Interactive,59784,7473,fp8,vLLM 0.9.0,u,s
+5.1-0069,closed,available,NVIDIA,p,NVIDIA B200-SXM-180GB,8,llama3.1-8b,Interactive,122269,15284,fp4,TensorRT 10.11,u,s
 ";
 
     #[test]
     fn rows_map_or_say_why_not() {
         let cat = Catalog::builtin();
         let rows = parse_mlperf("t.csv", CSV).unwrap();
-        assert_eq!(rows.len(), 6);
+        assert_eq!(rows.len(), 9);
         assert!((rows[1].tok_s_per_accel - 52061.6 / 4.0).abs() < 1e-9, "per accelerator from the system total");
         let t = mlperf_target(&cat, &rows[0]).unwrap();
         assert_eq!((t.chip.as_str(), t.dtype, t.engine), ("mi300x", Dtype::Fp8, EngineKind::Vllm));
@@ -520,6 +589,19 @@ mod tests {
         let server = mlperf_target(&cat, &rows[4]).unwrap();
         assert_eq!(server.bound, Some(LLAMA2_70B.server));
         assert!(why(5).contains("mix of accelerator"), "{}", why(5));
+        let t = mlperf_target(&cat, &rows[6]).unwrap();
+        assert_eq!((t.chip.as_str(), t.data.name, t.bound), ("mi325x", "mixtral-8x7b", Some(MIXTRAL_8X7B.server)));
+        assert!(why(7).contains("has no such scenario"), "{}", why(7));
+        let t = mlperf_target(&cat, &rows[8]).unwrap();
+        assert_eq!((t.data.model, t.bound), ("llama-3.1-8b", LLAMA31_8B.interactive));
+    }
+
+    #[test]
+    fn server_probes_last_at_least_mlperfs_minimum_duration() {
+        assert_eq!(server_requests(0.5), SERVER_REQUESTS);
+        let n = server_requests(150.0);
+        assert_eq!(n, 90_000);
+        assert!(n as f64 / 150.0 >= SERVER_MIN_DURATION_S);
     }
 
     #[test]
@@ -534,7 +616,12 @@ mod tests {
     #[test]
     fn lengths_match_their_sources() {
         // Means of the drawn distributions, within the rounding of the medians.
-        for (d, i0, o0) in [(&LLAMA2_70B, 218.0, 294.45), (&LLAMA31_405B, 9800.0, 652.0)] {
+        for (d, i0, o0) in [
+            (&LLAMA2_70B, 218.0, 294.45),
+            (&LLAMA31_405B, 9800.0, 652.0),
+            (&LLAMA31_8B, 870.7, 139.0),
+            (&MIXTRAL_8X7B, 427.4, 144.84),
+        ] {
             let (i, o) = (d.input.mean(), d.output.mean());
             assert!((i / i0 - 1.0).abs() < 0.02, "{}: {i}", d.name);
             assert!((o / o0 - 1.0).abs() < 0.02, "{}: {o}", d.name);

@@ -177,13 +177,7 @@ pub fn run(catalog: &Catalog, a: MlperfArgs) -> Result<ExitCode> {
          which cancels what the dataset's lengths get wrong for every accelerator and scenario",
         references_text(&reference)
     );
-    let r = reasons(&scored);
-    if !r.is_empty() {
-        outln!("{} row(s) not simulated:", r.iter().map(|(_, n)| n).sum::<usize>());
-        for (why, n) in &r {
-            outln!("  {n:>4} × {why}");
-        }
-    }
+    super::throughput::print_reasons("simulated", &reasons(&scored))?;
     if let Some(out) = &a.output {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([

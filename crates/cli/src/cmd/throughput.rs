@@ -76,6 +76,17 @@ struct Slice {
 }
 
 /// The median (lower middle of an even count; NaN when empty).
+/// Prints `N row(s) not {what}:` and one line per reason with its count (nothing when empty).
+pub(super) fn print_reasons(what: &str, r: &[(String, usize)]) -> Result<()> {
+    if !r.is_empty() {
+        outln!("{} row(s) not {what}:", r.iter().map(|(_, n)| n).sum::<usize>());
+        for (why, n) in r {
+            outln!("  {n:>4} × {why}");
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -181,13 +192,7 @@ pub fn run(catalog: &Catalog, a: ThroughputArgs) -> Result<ExitCode> {
         }
         outln!("{t}");
     }
-    let r = reasons(&scored, &skipped);
-    if !r.is_empty() {
-        outln!("{} row(s) not modelled:", r.iter().map(|(_, n)| n).sum::<usize>());
-        for (why, n) in &r {
-            outln!("  {n:>4} × {why}");
-        }
-    }
+    print_reasons("modelled", &reasons(&scored, &skipped))?;
     if let Some(out) = &a.output {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([

@@ -352,3 +352,58 @@ fn thousands(x: f64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scored row of `model`/`scenario` on `chip`, predicted `ratio` × its measured 1,000 tok/s.
+    fn scored(model: &str, scenario: &str, chip: &str, ratio: f64) -> Scored {
+        let row = MlperfRow {
+            line: 2,
+            id: "5.1-0001".into(),
+            division: "closed".into(),
+            submitter: "s".into(),
+            accelerator: chip.into(),
+            num_accel: 8,
+            model: model.into(),
+            scenario: scenario.into(),
+            tok_s_per_accel: 1000.0,
+            weights: "fp8".into(),
+            software: "TensorRT".into(),
+        };
+        let pred = MlperfPrediction { tok_s_per_accel: 1000.0 * ratio, tp: 1, tried: vec![], iterations: 1 };
+        Scored { row, chip: Some(chip.into()), engine: Some("trtllm".into()), pred: Ok(pred) }
+    }
+
+    #[test]
+    fn relative_figures_divide_by_each_benchmarks_h200_offline_median() {
+        let rows = [
+            scored("a", "Offline", REFERENCE, 2.0),
+            scored("a", "Server", REFERENCE, 1.0),
+            scored("a", "Offline", "b200", 3.0),
+            scored("b", "Offline", REFERENCE, 0.5),
+            scored("b", "Offline", "b200", 0.5),
+            scored("c", "Offline", "b200", 1.2),
+        ];
+        let refs = reference_ratios(&rows);
+        // Server rows are not references; benchmark `c` has none.
+        assert_eq!(refs.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("a", 2.0), ("b", 0.5)]);
+        assert_eq!(references_text(&refs), "a 2.00, b 0.50");
+        let by_chip = slices(&rows, |s| s.chip.clone().unwrap_or_default(), &refs);
+        let b200 = by_chip.iter().find(|s| s.name == "b200").unwrap();
+        // b200: a 3.0 / 2.0 → 50 %; b 0.5 / 0.5 → 0 %; c (no reference) 1.2 → 20 %.
+        assert!((b200.rel_mape - (50.0 + 0.0 + 20.0) / 3.0).abs() < 1e-9, "{}", b200.rel_mape);
+        assert!((b200.mape - (200.0 + 50.0 + 20.0) / 3.0).abs() < 1e-9, "{}", b200.mape);
+        let h200 = by_chip.iter().find(|s| s.name == REFERENCE).unwrap();
+        // a Offline 0 %, a Server 1.0 / 2.0 → 50 %, b Offline 0 %.
+        assert!((h200.rel_mape - 50.0 / 3.0).abs() < 1e-9, "{}", h200.rel_mape);
+    }
+
+    #[test]
+    fn thousands_separates_whole_numbers() {
+        assert_eq!(thousands(2000.0), "2,000");
+        assert_eq!(thousands(600.0), "600");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+    }
+}

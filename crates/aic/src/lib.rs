@@ -46,7 +46,10 @@ pub use published::{
     trtllm_bench_settings,
 };
 pub use row::{AicRow, Deployment, Mode, Pool, map_row, parse_rows};
-pub use simulated::{HostOverhead, REQUESTS_PER_CLIENT, SimKnobs, WARMUP_PER_CLIENT, predict_simulated};
+pub use simulated::{
+    Harness, HostOverhead, INFERENCEX_RANGE_RATIO, INFERENCEX_REQUESTS_PER_CLIENT, REQUESTS_PER_CLIENT, SimKnobs,
+    WARMUP_PER_CLIENT, predict_simulated,
+};
 
 use std::collections::BTreeMap;
 

@@ -17,6 +17,8 @@
 
 use crate::engine::Prediction;
 use crate::row::{AicRow, Deployment, Mode};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use tokenfab_catalog::Catalog;
 use tokenfab_perf::Parallel;
 use tokenfab_sim::{Arrivals, DeploymentSpec, DisaggSpec, EngineKind, EngineOverrides, ParallelSpec, SimConfig, run};
@@ -41,6 +43,54 @@ pub const REQUESTS_PER_CLIENT: u32 = 20;
 /// Warm-up requests per client, run first and left out of the means (aiperf
 /// `--warmup-request-count 2c`).
 pub const WARMUP_PER_CLIENT: u32 = 2;
+
+/// The benchmark client a measured row ran under, read from its `silicon_data_source` (row
+/// metadata, never its measurements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Harness {
+    /// AIConfigurator's own runs (`aiperf`): identical requests, `2c` warm-up then `20c`
+    /// measured, clients in random phase (see the module notes).
+    Aiperf,
+    /// InferenceX (SemiAnalysis) sweeps, the rows whose source is a dated sweep file
+    /// (`source_file=YYYY-MM-DD.csv`: the 1k/1k, 1k/8k, 8k/1k × concurrency 4–256 grid,
+    /// `nvcr.io#` enroot image names). Their client is vLLM's `benchmark_serving.py` as
+    /// `benchmarks/benchmark_lib.sh` in github.com/SemiAnalysisAI/InferenceX runs it:
+    /// `--num-prompts 10c --max-concurrency c --request-rate inf --random-range-ratio 0.8`
+    /// (the workflow default), i.e. prompt and output lengths uniform on `[⌊0.8 L⌋, L]`, a
+    /// warm-up that ends before the measured run starts, so all `c` clients send their first
+    /// request together, and every one of the `10c` requests measured. Single-node systems only:
+    /// InferenceX runs GB200/GB300 (multi-node) through Dynamo's performance-sweep scripts
+    /// (`benchmarks/dsr1_fp4_gb200_dynamo-trt_slurm.sh`), whose client is not read here, so those
+    /// rows keep [`Harness::Aiperf`].
+    InferenceX,
+}
+
+/// InferenceX's `RANDOM_RANGE_RATIO` (`.github/workflows/benchmark-tmpl.yml`).
+pub const INFERENCEX_RANGE_RATIO: f64 = 0.8;
+
+/// InferenceX's prompts per client (`--num-prompts $((CONC * 10))`).
+pub const INFERENCEX_REQUESTS_PER_CLIENT: u32 = 10;
+
+/// TensorRT-LLM's `attention_dp_config.timeout_iters` in InferenceX's DeepSeek-R1 B200 recipes
+/// (`benchmarks/dsr1_fp4_b200_trt.sh`, `dsr1_fp8_b200_trt.sh`: `enable_balance: true`,
+/// `timeout_iters: 60`, `batching_wait_iters: 0` whenever attention DP is on).
+pub const INFERENCEX_TRTLLM_ADP_BALANCE_ITERS: u32 = 60;
+
+impl Harness {
+    /// The harness of a row, from its `silicon_data_source` column.
+    pub fn of(row: &AicRow) -> Harness {
+        let src = row.fields.get("silicon_data_source").map(String::as_str).unwrap_or("");
+        let file = src.strip_prefix("source_file=").and_then(|r| r.split(';').next()).unwrap_or("");
+        let dated = file.len() == "YYYY-MM-DD.csv".len()
+            && file.ends_with(".csv")
+            && file[..10]
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        let rack_scale = row.system.starts_with("gb");
+        if dated && !rack_scale { Harness::InferenceX } else { Harness::Aiperf }
+    }
+}
 
 /// Engine knobs a study may set instead of the engine defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -67,6 +117,7 @@ pub fn predict_simulated(
     knobs: SimKnobs,
 ) -> Result<Prediction, String> {
     let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale, slots_short } = knobs;
+    let harness = Harness::of(row);
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
@@ -95,6 +146,12 @@ pub fn predict_simulated(
         speculative_tokens: speculative.map(|s| s.0),
         speculative_acceptance: speculative.map(|s| s.1),
         device_time_scale,
+        // InferenceX's TensorRT-LLM recipes with attention DP hold new prompts for balance.
+        attention_dp_balance_iters: (harness == Harness::InferenceX
+            && engine == EngineKind::Trtllm
+            && dep.mode == Mode::Agg
+            && dep.prefill.parallel.attn_dp > 1)
+            .then_some(INFERENCEX_TRTLLM_ADP_BALANCE_ITERS),
         // SGLang's memory fraction: see `sglang_memory_fraction` below.
         memory_fraction: (engine == EngineKind::Sglang).then_some(SGLANG_FRACTIONS[0]),
         ..Default::default()
@@ -132,31 +189,43 @@ pub fn predict_simulated(
     } else {
         tokenfab_sim::Deployment::resolve(catalog, &s).map_err(|e| e.to_string())?
     };
-    let skip = concurrency as u64 * WARMUP_PER_CLIENT as u64;
-    let n = skip + concurrency as u64 * REQUESTS_PER_CLIENT as u64;
-    let reqs = (0..n).map(|id| Request {
-        id,
-        arrival_ns: 0,
-        input_tokens: isl,
-        output_tokens: osl,
-        class: 0,
-        session: None,
-        turn: 0,
-        prefix: None,
-    });
+    let c = concurrency as u64;
+    let (skip, n) = match harness {
+        Harness::Aiperf => (c * WARMUP_PER_CLIENT as u64, c * (WARMUP_PER_CLIENT + REQUESTS_PER_CLIENT) as u64),
+        Harness::InferenceX => (0, c * INFERENCEX_REQUESTS_PER_CLIENT as u64),
+    };
+    // Lengths: fixed, or InferenceX's uniform draw on [⌊0.8 L⌋, L] (seeded, fixed stream).
+    let mut rng = ChaCha8Rng::seed_from_u64(0x1F_E7CE);
+    let mut draw = |l: u32| match harness {
+        Harness::Aiperf => l,
+        Harness::InferenceX => rng.random_range(((l as f64 * INFERENCEX_RANGE_RATIO) as u32).max(1)..=l.max(1)),
+    };
+    let reqs: Vec<Request> = (0..n)
+        .map(|id| Request {
+            id,
+            arrival_ns: 0,
+            input_tokens: draw(isl),
+            output_tokens: draw(osl),
+            class: 0,
+            session: None,
+            turn: 0,
+            prefix: None,
+        })
+        .collect();
     let mut cfg = SimConfig {
         arrivals: Arrivals::Closed { concurrency },
         max_engine_iterations: 50_000_000,
         ..SimConfig::default()
     };
-    let c = concurrency as u64;
-    let pilot = run(&cfg, &d, reqs.clone().take(2 * c as usize), 1).map_err(|e| e.to_string())?;
-    let cycle: Vec<u64> = pilot.records.iter().filter(|r| r.id >= c).filter_map(|r| r.e2e_ns()).collect();
-    if cycle.len() < c as usize {
-        return Err(format!("pilot run: only {} of {c} second-round requests completed", cycle.len()));
+    if harness == Harness::Aiperf {
+        let pilot = run(&cfg, &d, reqs.iter().take(2 * c as usize).cloned(), 1).map_err(|e| e.to_string())?;
+        let cycle: Vec<u64> = pilot.records.iter().filter(|r| r.id >= c).filter_map(|r| r.e2e_ns()).collect();
+        if cycle.len() < c as usize {
+            return Err(format!("pilot run: only {} of {c} second-round requests completed", cycle.len()));
+        }
+        cfg.client_start_spread_ns = cycle.iter().sum::<u64>() / cycle.len() as u64;
     }
-    cfg.client_start_spread_ns = cycle.iter().sum::<u64>() / cycle.len() as u64;
-    let res = run(&cfg, &d, reqs, 1).map_err(|e| e.to_string())?;
+    let res = run(&cfg, &d, reqs.into_iter(), 1).map_err(|e| e.to_string())?;
     let sum = res.summary(&cfg.slos, d.it_power_factor, cfg.pue);
     if sum.counters.requests_completed < n {
         return Err(format!("only {} of {n} requests completed", sum.counters.requests_completed));

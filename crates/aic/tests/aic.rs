@@ -496,3 +496,47 @@ fn rows_that_record_tp_times_ep_as_the_world_run_on_tp_gpus() {
     assert_eq!(layout("x_tp4_0_ep4_0_783", "deepseek-ai/DeepSeek-R1", "b200_sxm", "4,1,1,2,2"), (4, 1, 2, 2));
     assert_eq!(layout("x_c96_tp8_epnone_4", "deepseek-ai/DeepSeek-R1", "b200_sxm", "8,1,1,2,4"), (8, 1, 2, 4));
 }
+
+#[test]
+fn the_benchmark_client_comes_from_the_source_column() {
+    use tokenfab_aic::Harness;
+    let row = |src: &str, system: &str| {
+        rows(&format!(
+            "a,{src},vllm,,meta-llama/Llama-3.1-70B,{system},fp8,agg,1024,1024,fp8,,8,8,1,1,8,1,,,,,,,,,,,,,,,100.0,10.0"
+        ))
+        .remove(0)
+    };
+    // InferenceX's dated sweep files, on single-node systems.
+    assert_eq!(Harness::of(&row("source_file=2026-04-06.csv; model=Llama-3.1-70B", "h200_sxm")), Harness::InferenceX);
+    assert_eq!(Harness::of(&row("source_file=2026-03-25.csv", "b200_sxm")), Harness::InferenceX);
+    // Rack-scale rows run through Dynamo's sweep scripts; other sources are AIConfigurator's own.
+    assert_eq!(Harness::of(&row("source_file=2026-04-06.csv; model=DeepSeek-R1", "gb200")), Harness::Aiperf);
+    assert_eq!(
+        Harness::of(&row("source_file=/Users/x/data/h100_sxm/trtllm/1.0.0rc3/m.csv", "h100_sxm")),
+        Harness::Aiperf
+    );
+    assert_eq!(Harness::of(&row("source_file=qwen3.5-397b-gap-analysis.csv", "h200_sxm")), Harness::Aiperf);
+    assert_eq!(Harness::of(&row("db-dump/2026-04-27; config_id=83", "h200_sxm")), Harness::Aiperf);
+    assert_eq!(Harness::of(&row("", "h200_sxm")), Harness::Aiperf);
+}
+
+#[test]
+fn inferencex_rows_draw_shorter_prompts_than_their_nominal_length() {
+    use tokenfab_aic::{SimKnobs, predict_simulated};
+    let cat = Catalog::builtin();
+    // One client: no queueing, so TTFT is one prompt's prefill (plus a step). InferenceX draws
+    // prompts uniformly on [0.8 L, L] (mean 0.9 L); AIConfigurator's aiperf sends L exactly.
+    let at = |src: &str| {
+        let r = rows(&format!(
+            "a,{src},vllm,,meta-llama/Llama-3.1-70B,h200_sxm,fp8,agg,8192,64,fp8,,1,8,1,1,8,1,,,,,,,,,,,,,,,100.0,10.0"
+        ));
+        let dep = map_row(&cat, &r[0]).unwrap();
+        predict_simulated(&cat, &dep, &r[0], SimKnobs::default()).unwrap()
+    };
+    let aiperf = at("db-dump/2026-04-27");
+    let ix = at("source_file=2026-04-06.csv");
+    let ratio = ix.ttft_ms / aiperf.ttft_ms;
+    assert!(ratio > 0.8 && ratio < 0.97, "InferenceX {ix:?} vs aiperf {aiperf:?}");
+    // Deterministic: the draw is seeded.
+    assert_eq!(at("source_file=2026-04-06.csv").ttft_ms, ix.ttft_ms);
+}

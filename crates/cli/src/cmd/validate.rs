@@ -972,11 +972,20 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
             "{} measured deployments (TensorRT-LLM, SGLang, vLLM on H100/H200/B200/B300/GB200/GB300), a subset of\n\
              AIConfigurator's `silicon_sample.csv` (Apache-2.0, © NVIDIA, github.com/ai-dynamo/aiconfigurator). Each row is\n\
              mapped onto the catalog (model, system, layout, formats, engine) and its benchmark is **simulated** by\n\
-             `tokenfab-sim` the way AIConfigurator's benchmark scripts run aiperf: `concurrency` closed-loop clients starting\n\
-             together, 2 warm-up then 20 measured identical requests each, engine batch cap = concurrency; the table reports\n\
-             the simulated mean TTFT and TPOT of the measured requests. The clients run in random phase: a pilot run measures\n\
-             one request cycle and the clients' first sends are spread over it (identical requests started together stay in\n\
-             lock-step waves in a deterministic model; the measured benchmarks are not in step). The operator efficiencies\n\
+             `tokenfab-sim` the way its client ran it, read from the row's `silicon_data_source` (`Harness::of`), with\n\
+             `concurrency` closed-loop clients and engine batch cap = concurrency; the table reports the simulated mean TTFT\n\
+             and TPOT of the measured requests. AIConfigurator's own runs (aiperf): 2 warm-up then 20 measured identical\n\
+             requests per client, clients in random phase (a pilot run measures one request cycle and the clients' first\n\
+             sends are spread over it: identical requests started together stay in lock-step waves in a deterministic\n\
+             model, and the measured benchmarks are not in step). InferenceX sweeps (rows from dated sweep files on\n\
+             single-node systems, {ix} of the modelled rows): vLLM's `benchmark_serving.py` as InferenceX runs it\n\
+             (`benchmarks/benchmark_lib.sh`, github.com/SemiAnalysisAI/InferenceX): 10 requests per client, prompt and\n\
+             output lengths uniform on [0.8 L, L] (`--random-range-ratio 0.8`), all clients sending together after the\n\
+             warm-up, every request measured; and where its TensorRT-LLM recipes run attention DP, their\n\
+             `attention_dp_config` (`enable_balance`, `timeout_iters: 60`). Modelling that client took the InferenceX\n\
+             rows' simulated-only TTFT MAPE from 74.1 to 62.4 % and all rows' TTFT from 37.3 to 35.9 % (TPOT 16.4 →\n\
+             16.5 %); the measured/simulated TTFT ratio of vLLM's rows, which grew with concurrency from 1.3 to 3.3 under\n\
+             the aiperf model, is flat at 1.2–1.26 from 4 to 64 clients with it. The operator efficiencies\n\
              come from the H100 operator table (H100/H200) or the analytical defaults with the catalog's published GEMM\n\
              efficiencies (Blackwell: vLLM's B200 GEMM benchmarks, `catalog show b200`) and the engine constants\n\
              are documented estimates; **nothing there is fitted to these rows**. Two terms are, each chosen per backend\n\
@@ -993,7 +1002,13 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              disaggregated row here is DeepSeek-V3, so no model can be held out; the measured disaggregated TTFTs of both\n\
              backends sit ≈ 40–60 decode steps above the prefill time at light prefill load, for reasons not identified here\n\
              (see `cross_validate_handoff`). Targets (issue 3): TPOT MAPE ≤ 15 %, TTFT MAPE ≤ 25 %.\n",
-            outcomes.len()
+            outcomes.len(),
+            ix = outcomes
+                .iter()
+                .filter(
+                    |o| o.prediction.is_ok() && tokenfab_aic::Harness::of(&o.row) == tokenfab_aic::Harness::InferenceX
+                )
+                .count(),
         );
         for (name, key) in AIC_SLICES {
             let _ = writeln!(out, "### By {name}\n");
@@ -1126,7 +1141,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              other big error: with all clients started together the simulated TTFT of vLLM's Llama-3.1-70B rows was 2.3 ×\n\
              the measured; in random phase their median ratio is about 0.6 before the request-path term. Seeded client\n\
              think time (`think_ms`, 1 ms to 1 s) does not break the waves (arrivals during a long prefill step regroup),\n\
-             spreading the first sends does. Same deployment, different engine: SGLang's measured TPOT for DeepSeek-R1 on\n\
+             spreading the first sends does, and so do InferenceX's random lengths (those rows, vLLM's included, now\n\
+             start together as their client does, and the waves dissolve within a few requests). Same deployment, different engine: SGLang's measured TPOT for DeepSeek-R1 on\n\
              8 × B200 is 1.3–1.6 × TensorRT-LLM's while the step model predicts the same step for both; engine kernel choices\n\
              (and speculative decoding, which the rows do not record) are not in the model. Same deployment, two builds:\n\
              DeepSeek-R1 on 8 × B200 with TensorRT-LLM 1.2.0rc6.post2 and .post3 differs up to 2.3 × in TPOT (fp8, tp 8,\n\

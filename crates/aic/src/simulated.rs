@@ -76,6 +76,20 @@ pub const INFERENCEX_REQUESTS_PER_CLIENT: u32 = 10;
 /// `timeout_iters: 60`, `batching_wait_iters: 0` whenever attention DP is on).
 pub const INFERENCEX_TRTLLM_ADP_BALANCE_ITERS: u32 = 60;
 
+/// SGLang's `--scheduler-recv-interval` in InferenceX's DeepSeek-R1 B200 recipes, for a row
+/// without attention DP: `benchmarks/dsr1_fp4_b200.sh` sets 30 from 16 clients and 10 below;
+/// `dsr1_fp8_b200.sh` the same at TP 8 and 10 at TP 4 (None: the row is not one of those).
+pub fn inferencex_sglang_recv_interval(row: &AicRow, dep: &Deployment) -> Option<u32> {
+    let recipe = Harness::of(row) == Harness::InferenceX
+        && row.backend == "sglang"
+        && row.system == "b200_sxm"
+        && row.model_path == "deepseek-ai/DeepSeek-R1"
+        && dep.mode == Mode::Agg
+        && dep.prefill.parallel.attn_dp <= 1;
+    let fp8_tp4 = dep.weight_dtype == tokenfab_catalog::Dtype::Fp8 && dep.prefill.parallel.tp == 4;
+    recipe.then_some(if row.concurrency >= 16 && !fp8_tp4 { 30 } else { 10 })
+}
+
 impl Harness {
     /// The harness of a row, from its `silicon_data_source` column.
     pub fn of(row: &AicRow) -> Harness {
@@ -152,6 +166,7 @@ pub fn predict_simulated(
             && dep.mode == Mode::Agg
             && dep.prefill.parallel.attn_dp > 1)
             .then_some(INFERENCEX_TRTLLM_ADP_BALANCE_ITERS),
+        scheduler_recv_interval: inferencex_sglang_recv_interval(row, dep),
         // SGLang's memory fraction: see `sglang_memory_fraction` below.
         memory_fraction: (engine == EngineKind::Sglang).then_some(SGLANG_FRACTIONS[0]),
         ..Default::default()

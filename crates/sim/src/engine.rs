@@ -123,6 +123,10 @@ pub struct EngineOverrides {
     /// every rank, or until this many iterations have passed, so the ranks prefill together
     /// (0 = off, the default; NVIDIA's DeepSeek-R1 recipe uses 60).
     pub attention_dp_balance_iters: Option<u32>,
+    /// SGLang's `--scheduler-recv-interval` (1–10,000; default 1): while the engine decodes, its
+    /// scheduler takes in newly arrived requests only once every this many decode steps (right
+    /// after a step with prompt tokens, or when idle, it takes them at once).
+    pub scheduler_recv_interval: Option<u32>,
 }
 
 /// The resolved knobs of one engine.
@@ -181,6 +185,8 @@ pub struct EngineProfile {
     /// Attention-DP balancing: iterations a new prompt may be held for the other ranks
     /// (0 = off).
     pub adp_balance_iters: u32,
+    /// Decode steps between the scheduler's receives of new requests (1 = every step).
+    pub scheduler_recv_interval: u32,
     /// Knobs the engine derives from the GPU's memory at start-up, still at their automatic
     /// value (not set in the scenario). Resolved by [`EngineProfile::for_device`] and
     /// [`EngineProfile::memory_fraction_for`].
@@ -336,6 +342,7 @@ impl EngineProfile {
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
+                scheduler_recv_interval: 1,
                 auto: AutoKnobs { token_budget: true, max_seqs: true, ..AutoKnobs::default() },
             },
             // SGLang (0.5): page_size 1, radix (prefix) cache on, max_running_requests derived
@@ -374,6 +381,7 @@ impl EngineProfile {
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
+                scheduler_recv_interval: 1,
                 auto: AutoKnobs {
                     token_budget: true,
                     max_seqs: false,
@@ -415,6 +423,7 @@ impl EngineProfile {
                 spec_draft_layers: 1,
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
+                scheduler_recv_interval: 1,
                 auto: AutoKnobs::default(),
             },
         }
@@ -504,6 +513,12 @@ impl EngineProfile {
                 return bad("attention_dp_balance_iters", "must be between 0 and 10000");
             }
             p.adp_balance_iters = v;
+        }
+        if let Some(v) = o.scheduler_recv_interval {
+            if !(1..=10_000).contains(&v) {
+                return bad("scheduler_recv_interval", "must be between 1 and 10000");
+            }
+            p.scheduler_recv_interval = v;
         }
         if let Some(v) = o.kernel_overhead_scale {
             if !(0.0..=1.0).contains(&v) {

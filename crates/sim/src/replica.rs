@@ -40,6 +40,8 @@ pub(crate) struct Req {
     pub client: u32,
     /// KV arrived from a prefill replica: admit straight into decode.
     pub kv_ready: bool,
+    /// The replica's scheduler has taken the request in (see `scheduler_recv_interval`).
+    pub received: bool,
 }
 
 pub(crate) const NONE: u64 = u64::MAX;
@@ -225,6 +227,8 @@ pub(crate) struct Replica {
     pub outstanding_tokens: u64,
     /// Consecutive iterations new prompts have been held for attention-DP balancing.
     held_iters: u32,
+    /// Weighted steps since the scheduler last took in new requests (SGLang's recv skipper).
+    recv_counter: u32,
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {
@@ -292,6 +296,7 @@ impl Replica {
             preemptions: 0,
             outstanding_tokens: 0,
             held_iters: 0,
+            recv_counter: 0,
             profile,
         }
     }
@@ -474,6 +479,17 @@ impl Replica {
         let mut shape = BatchShape::default();
         self.cur_chunks.clear();
         self.cur_decode = false;
+        // SGLang's recv skipper: requests that arrived since the last receive are taken in every
+        // `scheduler_recv_interval` decode steps, at once after a step with prompt tokens (the
+        // counter is topped up then) and when nothing is running (the idle loop polls).
+        let interval = self.profile.scheduler_recv_interval;
+        let gated = interval > 1;
+        if gated && (self.recv_counter >= interval || self.running() == 0) {
+            for &r in &self.waiting {
+                reqs[r as usize].received = true;
+            }
+            self.recv_counter = 0;
+        }
         // Disaggregated decode: requests whose KV arrived join the decode batch directly.
         while let Some(&r) = self.waiting.front() {
             let q = &reqs[r as usize];
@@ -533,7 +549,7 @@ impl Replica {
                 break;
             }
             let q = &reqs[r as usize];
-            if q.kv_ready {
+            if q.kv_ready || (gated && !q.received) {
                 break;
             }
             let need = self.admission_blocks(q);
@@ -558,6 +574,10 @@ impl Replica {
         if prefill_first && self.cur_chunks.is_empty() {
             // SGLang: decode only when no prefill batch could be formed.
             self.schedule_decode(reqs, out, &mut shape);
+        }
+        if gated && shape.tokens() > 0 {
+            let weight = if shape.prefill_seqs > 0 { interval } else { 1 };
+            self.recv_counter = self.recv_counter.saturating_add(weight);
         }
         let used = self.total_blocks - self.free_blocks;
         self.kv_peak_blocks = self.kv_peak_blocks.max(used);

@@ -316,6 +316,7 @@ impl<I: Iterator<Item = Request>> Sim<'_, I> {
             decode_replica: u32::MAX,
             client,
             kv_ready: false,
+            received: false,
         });
         self.counters.requests_arrived += 1;
         let ri = self.route(0, idx);

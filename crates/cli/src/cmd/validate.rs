@@ -981,11 +981,15 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              single-node systems, {ix} of the modelled rows): vLLM's `benchmark_serving.py` as InferenceX runs it\n\
              (`benchmarks/benchmark_lib.sh`, github.com/SemiAnalysisAI/InferenceX): 10 requests per client, prompt and\n\
              output lengths uniform on [0.8 L, L] (`--random-range-ratio 0.8`), all clients sending together after the\n\
-             warm-up, every request measured; and where its TensorRT-LLM recipes run attention DP, their\n\
-             `attention_dp_config` (`enable_balance`, `timeout_iters: 60`). Modelling that client took the InferenceX\n\
-             rows' simulated-only TTFT MAPE from 74.1 to 62.4 % and all rows' TTFT from 37.3 to 35.9 % (TPOT 16.4 →\n\
-             16.5 %); the measured/simulated TTFT ratio of vLLM's rows, which grew with concurrency from 1.3 to 3.3 under\n\
-             the aiperf model, is flat at 1.2–1.26 from 4 to 64 clients with it. The operator efficiencies\n\
+             warm-up, every request measured; and the engine settings its recipes write that the simulator has:\n\
+             TensorRT-LLM's attention-DP balancing (`enable_balance`, `timeout_iters: 60`) and SGLang's\n\
+             `--scheduler-recv-interval` (DeepSeek-R1 on B200: 10, or 30 from 16 clients). Modelling that client took the\n\
+             InferenceX rows' simulated-only TTFT MAPE from 74.1 to 62.4 % and all rows' TTFT from 37.3 to 35.9 % (TPOT\n\
+             16.4 → 16.5 %), the recipes' settings to 57.9 % and 35.2 % (TPOT 16.6 %); the measured/simulated TTFT ratio of\n\
+             vLLM's rows, which grew with concurrency from 1.3 to 3.3 under the aiperf model, is flat at 1.2–1.26 from 4 to\n\
+             64 clients with it, and that of SGLang's DeepSeek-R1 rows with 1024-token prompts fell from 7.6 to 2.7. The\n\
+             recipes are read at their current commit; the rows were measured over the months before, so a setting may\n\
+             have differed then. The operator efficiencies\n\
              come from the H100 operator table (H100/H200) or the analytical defaults with the catalog's published GEMM\n\
              efficiencies (Blackwell: vLLM's B200 GEMM benchmarks, `catalog show b200`) and the engine constants\n\
              are documented estimates; **nothing there is fitted to these rows**. Two terms are, each chosen per backend\n\

@@ -90,6 +90,31 @@ pub fn inferencex_sglang_recv_interval(row: &AicRow, dep: &Deployment) -> Option
     recipe.then_some(if row.concurrency >= 16 && !fp8_tp4 { 30 } else { 10 })
 }
 
+/// TensorRT-LLM batch waiting (`batch_wait_timeout_iters`, `batch_wait_max_tokens_ratio`) in
+/// InferenceX's recipes, for a row without attention DP: Llama-3.1-70B on H200
+/// (`benchmarks/70b_fp8_h200_trt_slurm.sh`: 20 iterations, 0.9, for 1024/1024 below TP 8) and
+/// DeepSeek-R1 fp8 on B200 (`dsr1_fp8_b200_trt.sh`: 40 iterations, 0.8, for 1024/1024 at 64 to
+/// 255 clients). None: the row is not one of those.
+pub fn inferencex_trtllm_batch_wait(row: &AicRow, dep: &Deployment) -> Option<(u32, f64)> {
+    if Harness::of(row) != Harness::InferenceX
+        || row.backend != "trtllm"
+        || dep.mode != Mode::Agg
+        || dep.prefill.parallel.attn_dp > 1
+        || (row.isl, row.osl) != (1024, 1024)
+    {
+        return None;
+    }
+    match (row.model_path.as_str(), row.system.as_str()) {
+        ("meta-llama/Llama-3.1-70B", "h200_sxm") if dep.prefill.parallel.tp < 8 => Some((20, 0.9)),
+        ("deepseek-ai/DeepSeek-R1", "b200_sxm")
+            if dep.weight_dtype == tokenfab_catalog::Dtype::Fp8 && (64..256).contains(&row.concurrency) =>
+        {
+            Some((40, 0.8))
+        }
+        _ => None,
+    }
+}
+
 impl Harness {
     /// The harness of a row, from its `silicon_data_source` column.
     pub fn of(row: &AicRow) -> Harness {
@@ -167,6 +192,8 @@ pub fn predict_simulated(
             && dep.prefill.parallel.attn_dp > 1)
             .then_some(INFERENCEX_TRTLLM_ADP_BALANCE_ITERS),
         scheduler_recv_interval: inferencex_sglang_recv_interval(row, dep),
+        batch_wait_timeout_iters: inferencex_trtllm_batch_wait(row, dep).map(|w| w.0),
+        batch_wait_max_tokens_ratio: inferencex_trtllm_batch_wait(row, dep).map(|w| w.1),
         // SGLang's memory fraction: see `sglang_memory_fraction` below.
         memory_fraction: (engine == EngineKind::Sglang).then_some(SGLANG_FRACTIONS[0]),
         ..Default::default()

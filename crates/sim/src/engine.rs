@@ -127,6 +127,13 @@ pub struct EngineOverrides {
     /// scheduler takes in newly arrived requests only once every this many decode steps (right
     /// after a step with prompt tokens, or when idle, it takes them at once).
     pub scheduler_recv_interval: Option<u32>,
+    /// TensorRT-LLM's batch waiting (`batch_wait_timeout_iters`, 0–10,000; default 0 = off):
+    /// without attention DP, while sequences decode, new prompts are held until the step's
+    /// scheduled tokens reach `batch_wait_max_tokens_ratio` × the token budget, or for at most
+    /// this many iterations.
+    pub batch_wait_timeout_iters: Option<u32>,
+    /// TensorRT-LLM's `batch_wait_max_tokens_ratio` (0–1; default 0).
+    pub batch_wait_max_tokens_ratio: Option<f64>,
 }
 
 /// The resolved knobs of one engine.
@@ -187,6 +194,10 @@ pub struct EngineProfile {
     pub adp_balance_iters: u32,
     /// Decode steps between the scheduler's receives of new requests (1 = every step).
     pub scheduler_recv_interval: u32,
+    /// Batch waiting: iterations new prompts may be held to fill the step (0 = off).
+    pub batch_wait_iters: u32,
+    /// Batch waiting: share of the token budget that ends the wait.
+    pub batch_wait_ratio: f64,
     /// Knobs the engine derives from the GPU's memory at start-up, still at their automatic
     /// value (not set in the scenario). Resolved by [`EngineProfile::for_device`] and
     /// [`EngineProfile::memory_fraction_for`].
@@ -343,6 +354,8 @@ impl EngineProfile {
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
                 scheduler_recv_interval: 1,
+                batch_wait_iters: 0,
+                batch_wait_ratio: 0.0,
                 auto: AutoKnobs { token_budget: true, max_seqs: true, ..AutoKnobs::default() },
             },
             // SGLang (0.5): page_size 1, radix (prefix) cache on, max_running_requests derived
@@ -382,6 +395,8 @@ impl EngineProfile {
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
                 scheduler_recv_interval: 1,
+                batch_wait_iters: 0,
+                batch_wait_ratio: 0.0,
                 auto: AutoKnobs {
                     token_budget: true,
                     max_seqs: false,
@@ -424,6 +439,8 @@ impl EngineProfile {
                 device_time_scale: 1.0,
                 adp_balance_iters: 0,
                 scheduler_recv_interval: 1,
+                batch_wait_iters: 0,
+                batch_wait_ratio: 0.0,
                 auto: AutoKnobs::default(),
             },
         }
@@ -519,6 +536,18 @@ impl EngineProfile {
                 return bad("scheduler_recv_interval", "must be between 1 and 10000");
             }
             p.scheduler_recv_interval = v;
+        }
+        if let Some(v) = o.batch_wait_timeout_iters {
+            if v > 10_000 {
+                return bad("batch_wait_timeout_iters", "must be between 0 and 10000");
+            }
+            p.batch_wait_iters = v;
+        }
+        if let Some(v) = o.batch_wait_max_tokens_ratio {
+            if !(0.0..=1.0).contains(&v) {
+                return bad("batch_wait_max_tokens_ratio", "must be between 0 and 1");
+            }
+            p.batch_wait_ratio = v;
         }
         if let Some(v) = o.kernel_overhead_scale {
             if !(0.0..=1.0).contains(&v) {

@@ -229,6 +229,8 @@ pub(crate) struct Replica {
     held_iters: u32,
     /// Weighted steps since the scheduler last took in new requests (SGLang's recv skipper).
     recv_counter: u32,
+    /// Consecutive iterations new prompts have been held by batch waiting.
+    batch_wait_count: u32,
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {
@@ -297,6 +299,7 @@ impl Replica {
             outstanding_tokens: 0,
             held_iters: 0,
             recv_counter: 0,
+            batch_wait_count: 0,
             profile,
         }
     }
@@ -543,6 +546,23 @@ impl Replica {
                 self.held_iters = 0;
             }
         }
+        // TensorRT-LLM batch waiting (`batch_wait_timeout_iters`, `batch_wait_max_tokens_ratio`;
+        // `PyExecutor._waiting_requests`): without attention DP and while sequences decode, the
+        // prompts this step would admit are held until the step's scheduled tokens (prompts plus
+        // decodes) reach the ratio of the token budget, or for at most the timeout's iterations.
+        if !hold && self.profile.batch_wait_iters > 0 && self.attn_dp <= 1 && shape.decode_seqs > 0 {
+            let prompt_tokens = self.admissible_prompt_tokens(reqs, budget, budget_total, gated);
+            if prompt_tokens > 0 {
+                let scheduled = shape.tokens() + prompt_tokens;
+                let enough = scheduled as f64 >= self.profile.batch_wait_ratio * budget_total as f64;
+                if enough || self.batch_wait_count >= self.profile.batch_wait_iters {
+                    self.batch_wait_count = 0;
+                } else {
+                    self.batch_wait_count += 1;
+                    hold = true;
+                }
+            }
+        }
         // Then new requests, first come first served.
         while let Some(&r) = self.waiting.front() {
             if hold || budget == 0 || (self.running.len() as u32) >= self.max_seqs {
@@ -582,6 +602,32 @@ impl Replica {
         let used = self.total_blocks - self.free_blocks;
         self.kv_peak_blocks = self.kv_peak_blocks.max(used);
         shape
+    }
+
+    /// Prompt tokens the admission loop of [`Self::form_step`] would schedule now from the
+    /// waiting queue (a dry run: nothing is admitted; prefix-cache hits are not looked up).
+    fn admissible_prompt_tokens(&self, reqs: &[Req], budget: u32, budget_total: u32, gated: bool) -> u64 {
+        let (mut left, mut free, mut seqs, mut tokens) = (budget, self.free_blocks, self.running.len() as u32, 0u64);
+        for &r in &self.waiting {
+            let q = &reqs[r as usize];
+            if left == 0 || seqs >= self.max_seqs || q.kv_ready || (gated && !q.received) {
+                break;
+            }
+            let need = self.admission_blocks(q);
+            if need > free {
+                break;
+            }
+            let prompt = q.input + q.out_done;
+            let chunk = if self.profile.chunked_prefill { prompt.min(left) } else { prompt };
+            if chunk > left && left < budget_total {
+                break;
+            }
+            tokens += chunk as u64;
+            free -= need;
+            left = left.saturating_sub(chunk);
+            seqs += 1;
+        }
+        tokens
     }
 
     fn admission_blocks(&self, q: &Req) -> u64 {

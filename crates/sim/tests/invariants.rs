@@ -31,6 +31,9 @@ struct Case {
     spec: Option<(u32, f64)>,
     /// Attention DP over 2 ranks with balancing for at most this many iterations.
     balance: Option<u32>,
+    /// Admission delays: the scheduler's receive interval (SGLang's recv skipper) and batch
+    /// waiting (iterations, ratio of the token budget; TensorRT-LLM).
+    holds: Option<(u32, u32, f64)>,
     reqs: Vec<(u64, u32, u32, Option<u64>)>,
 }
 
@@ -51,7 +54,10 @@ fn case() -> impl Strategy<Value = Case> {
         ],
         (prop_oneof![Just(None), (1u32..12).prop_map(Some)], prop_oneof![Just(None), (1u32..=300).prop_map(Some)]),
         prop_oneof![Just(None), (1u32..5, 0.0f64..=1.0).prop_map(Some)],
-        prop_oneof![2 => Just(None), 1 => (1u32..80).prop_map(Some)],
+        (
+            prop_oneof![2 => Just(None), 1 => (1u32..80).prop_map(Some)],
+            prop_oneof![2 => Just(None), 1 => (1u32..40, 0u32..40, 0.0f64..=1.0).prop_map(Some)],
+        ),
         prop::collection::vec((0u64..2_000_000_000, 1u32..3000, 1u32..300, prop::option::of(0u64..4)), 1..60),
     )
         .prop_map(
@@ -66,7 +72,7 @@ fn case() -> impl Strategy<Value = Case> {
                 router,
                 (closed, reserve),
                 spec,
-                balance,
+                (balance, holds),
                 reqs,
             )| {
                 // KV pools from tight (one max-size request, with its draft slots: forces preemption)
@@ -86,6 +92,7 @@ fn case() -> impl Strategy<Value = Case> {
                     reserve,
                     spec,
                     balance,
+                    holds,
                     reqs,
                 }
             },
@@ -111,6 +118,11 @@ fn build_tails(c: &Case, tails: Option<bool>) -> (Deployment, SimConfig, Vec<Req
     if let Some((k, a)) = c.spec {
         spec.engine_options.speculative_tokens = Some(k);
         spec.engine_options.speculative_acceptance = Some(a);
+    }
+    if let Some((recv, wait, ratio)) = c.holds {
+        spec.engine_options.scheduler_recv_interval = Some(recv);
+        spec.engine_options.batch_wait_timeout_iters = Some(wait);
+        spec.engine_options.batch_wait_max_tokens_ratio = Some(ratio);
     }
     let parallel = match c.balance {
         Some(n) => {
@@ -253,6 +265,7 @@ fn open_loop_below_capacity_finishes_everything() {
         reserve: None,
         spec: None,
         balance: None,
+        holds: None,
         reqs: (0..2000u64)
             .map(|i| (i * 100_000_000, 500 + (i % 13) as u32 * 40, 100 + (i % 7) as u32 * 20, None))
             .collect(),

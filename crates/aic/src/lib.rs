@@ -37,9 +37,9 @@ pub use calibrate::{
 };
 pub use engine::{EngineProfile, Prediction, predict};
 pub use mlperf::{
-    BENCHMARKS, BenchmarkData, LLAMA2_70B, LLAMA31_8B, LLAMA31_405B, LatencyBound, MIXTRAL_8X7B, MlperfPrediction,
-    MlperfRow, MlperfTarget, SERVER_MIN_DURATION_S, SERVER_REQUESTS, SERVER_WARMUP_SHARE, benchmark, mlperf_target,
-    offline_requests, parse_mlperf, predict_mlperf,
+    BENCHMARKS, BenchmarkData, DEEPSEEK_R1, LLAMA2_70B, LLAMA31_8B, LLAMA31_405B, LatencyBound, Layout as MlperfLayout,
+    MIXTRAL_8X7B, MlperfPrediction, MlperfRow, MlperfTarget, SERVER_MIN_DURATION_S, SERVER_REQUESTS,
+    SERVER_WARMUP_SHARE, benchmark, mlperf_target, offline_requests, parse_mlperf, predict_mlperf,
 };
 pub use published::{
     BENCH_KV_FRACTION, PublishedRow, ThroughputPrediction, num_requests, parse_published, predict_throughput,

@@ -246,8 +246,33 @@ pub const MIXTRAL_8X7B: BenchmarkData = BenchmarkData {
     interactive: None,
 };
 
+/// deepseek-r1 (MLPerf's reasoning mix of MMLU-Pro, AIME, MATH-500, GPQA and LiveCodeBench, 4,388
+/// samples; prompts ≤ 3,140 tokens, outputs ≤ 20,000).
+///
+/// Output: mean 3,711 tokens, MLPerf's reported TOKENS_PER_SAMPLE (`shared/reference/hardware.md`,
+/// section C3; reported; the reference implementation's own outputs average 4,043,
+/// mlcommons/inference `language/deepseek-r1/README.md`), drawn with a coefficient of variation
+/// of 1 (estimate: reasoning traces run from a few hundred tokens on MMLU-Pro questions to the
+/// 20,000 cap on AIME problems), clamped at 20,000. Input: mean 300 tokens (estimate, no
+/// per-sample table was found: the mix is 55 % multiple-choice MMLU-Pro questions of a few hundred
+/// tokens, 32 % short AIME/MATH problems, 8 % LiveCodeBench statements of up to ~3,000), coefficient
+/// of variation 0.8 (estimate), clamped at MLPerf's 3,140 (reported). Offline throughput is
+/// decode-bound here (outputs twelve times the prompts), so the prompt estimate moves it little.
+pub const DEEPSEEK_R1: BenchmarkData = BenchmarkData {
+    name: "deepseek-r1",
+    model: "deepseek-r1",
+    // mean m, cv c: σ² = ln(1 + c²), median = m / exp(σ²/2).
+    input: LengthSpec::Lognormal { median: 234.3, sigma: 0.703, max: 3140 },
+    output: LengthSpec::Lognormal { median: 2624.0, sigma: 0.833, max: 20000 },
+    source: "output mean 3,711 (MLPerf's TOKENS_PER_SAMPLE, reported); input mean 300 (the datasets' mix, \
+             estimate); lognormal shapes (estimate)",
+    open_division: false,
+    server: LatencyBound { ttft_ms: 2000.0, tpot_ms: 80.0 },
+    interactive: None,
+};
+
 /// The benchmarks this module re-creates.
-pub const BENCHMARKS: [&BenchmarkData; 4] = [&LLAMA2_70B, &LLAMA31_405B, &LLAMA31_8B, &MIXTRAL_8X7B];
+pub const BENCHMARKS: [&BenchmarkData; 5] = [&LLAMA2_70B, &LLAMA31_405B, &LLAMA31_8B, &MIXTRAL_8X7B, &DEEPSEEK_R1];
 
 /// The benchmark of that MLPerf name, if this module re-creates it.
 pub fn benchmark(name: &str) -> Option<&'static BenchmarkData> {
@@ -323,15 +348,42 @@ pub fn mlperf_target(catalog: &Catalog, row: &MlperfRow) -> Result<MlperfTarget,
     Ok(MlperfTarget { chip: chip.to_string(), system, dtype, engine, data, bound })
 }
 
+/// A replica's layout: tensor parallelism over `gpus`, or (MoE models) attention data
+/// parallelism with expert parallelism over them (`dep`: TensorRT-LLM's "DEP" mapping,
+/// `enable_attention_dp` with `moe_expert_parallel_size` = GPUs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// GPUs per replica.
+    pub gpus: u32,
+    /// Attention DP + expert parallelism instead of tensor parallelism.
+    pub dep: bool,
+}
+
+impl Layout {
+    fn parallel(self) -> ParallelSpec {
+        if self.dep {
+            ParallelSpec { tp: 1, pp: 1, attn_dp: self.gpus, moe_tp: Some(1), moe_ep: Some(self.gpus) }
+        } else {
+            ParallelSpec { tp: self.gpus, ..ParallelSpec::default() }
+        }
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", if self.dep { "dep" } else { "tp" }, self.gpus)
+    }
+}
+
 /// A simulated Offline run at its best layout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlperfPrediction {
     /// Output tokens per second per accelerator.
     pub tok_s_per_accel: f64,
-    /// Tensor parallelism of the best layout.
-    pub tp: u32,
-    /// Every layout tried: (tensor parallelism, tokens/s per accelerator, or why it failed).
-    pub tried: Vec<(u32, Result<f64, String>)>,
+    /// The best layout.
+    pub layout: Layout,
+    /// Every layout tried: (layout, tokens/s per accelerator, or why it failed).
+    pub tried: Vec<(Layout, Result<f64, String>)>,
     /// Engine iterations simulated over all layouts.
     pub iterations: u64,
 }
@@ -350,30 +402,35 @@ pub fn predict_mlperf(catalog: &Catalog, row: &MlperfRow, seed: u64) -> Result<M
     let domain = chip.scaleup_domain_chips.value.max(1);
     let mut tried = Vec::new();
     let mut iterations = 0;
-    for tp in [1u32, 2, 4, 8] {
-        if tp > domain || !row.num_accel.is_multiple_of(tp) {
+    // Tensor parallelism 1–8; MoE models also attention DP with expert parallelism over 4 or 8
+    // GPUs (the DEP mappings of NVIDIA's MoE recipes).
+    let tps = [1u32, 2, 4, 8].map(|gpus| Layout { gpus, dep: false });
+    let deps = [4u32, 8].map(|gpus| Layout { gpus, dep: true });
+    let layouts = tps.into_iter().chain(deps.into_iter().filter(|_| model.moe.is_some()));
+    for layout in layouts {
+        if layout.gpus > domain || !row.num_accel.is_multiple_of(layout.gpus) {
             continue;
         }
         let r = match t.bound {
-            None => simulate_layout(catalog, &t, model, chip, tp, seed).map(|(x, it, _)| (x, it)),
-            Some(b) => search_rate(catalog, &t, model, chip, tp, b, seed),
+            None => simulate_layout(catalog, &t, model, chip, layout, seed).map(|(x, it, _)| (x, it)),
+            Some(b) => search_rate(catalog, &t, model, chip, layout, b, seed),
         };
         if let Ok((_, it)) = &r {
             iterations += it;
         }
-        tried.push((tp, r.map(|(x, _)| x)));
+        tried.push((layout, r.map(|(x, _)| x)));
     }
     let best = tried
         .iter()
-        .filter_map(|(tp, r)| r.as_ref().ok().map(|x| (*tp, *x)))
-        .fold(None, |b: Option<(u32, f64)>, (tp, x)| if b.is_none_or(|b| x > b.1) { Some((tp, x)) } else { b });
+        .filter_map(|(l, r)| r.as_ref().ok().map(|x| (*l, *x)))
+        .fold(None, |b: Option<(Layout, f64)>, (l, x)| if b.is_none_or(|b| x > b.1) { Some((l, x)) } else { b });
     match best {
-        Some((tp, x)) => Ok(MlperfPrediction { tok_s_per_accel: x, tp, tried, iterations }),
+        Some((layout, x)) => Ok(MlperfPrediction { tok_s_per_accel: x, layout, tried, iterations }),
         None => Err(format!(
             "no layout fits: {}",
             tried
                 .iter()
-                .map(|(tp, r)| format!("tp {tp}: {}", r.as_ref().err().map_or("", |e| e)))
+                .map(|(l, r)| format!("{l}: {}", r.as_ref().err().map_or("", |e| e)))
                 .collect::<Vec<_>>()
                 .join("; ")
         )),
@@ -387,7 +444,7 @@ fn replica(
     t: &MlperfTarget,
     model: &tokenfab_catalog::Model,
     chip: &tokenfab_catalog::Chip,
-    tp: u32,
+    layout: Layout,
     max_seqs: Option<u32>,
 ) -> Result<(tokenfab_sim::Deployment, u32), String> {
     let (isl, osl) = (t.data.input.mean().round() as u32, t.data.output.mean().round() as u32);
@@ -396,14 +453,22 @@ fn replica(
         Dtype::Fp4 => 0.5,
         _ => 2.0,
     };
+    // trtllm-bench's KV count: a model without `head_dim` (DeepSeek's MLA) counts hidden / heads
+    // per head, over all its heads (as `trtllm_bench_settings` says).
+    let (kv_heads, head_size) = match &model.attention {
+        tokenfab_catalog::Attention::Mla(_) => {
+            (model.num_attention_heads, model.hidden_size / model.num_attention_heads.max(1))
+        }
+        _ => (model.num_kv_heads, model.head_dim),
+    };
     let (max_bs, max_tokens) = crate::trtllm_bench_settings(
         chip.hbm_bytes() / (1024.0 * 1024.0 * 1024.0),
-        tp,
+        layout.gpus,
         model.total_params(),
         bytes_per_weight,
         model.num_layers,
-        model.num_kv_heads,
-        model.head_dim,
+        kv_heads,
+        head_size,
         1.0,
         isl,
         osl,
@@ -427,7 +492,7 @@ fn replica(
             ..Default::default()
         },
         replicas: 1,
-        parallel: ParallelSpec { tp, ..ParallelSpec::default() },
+        parallel: layout.parallel(),
         disagg: None,
         allow_multi_domain_tp: false,
     };
@@ -448,17 +513,16 @@ fn samples(t: &MlperfTarget, arrivals: ArrivalSpec, n: u64, seed: u64) -> Vec<to
     load.requests(seed).take(n as usize).collect()
 }
 
-/// Offline at tensor parallelism `tp`: (output tokens/s per accelerator, engine iterations,
-/// KV-sized batch cap).
+/// Offline at `layout`: (output tokens/s per accelerator, engine iterations, KV-sized batch cap).
 fn simulate_layout(
     catalog: &Catalog,
     t: &MlperfTarget,
     model: &tokenfab_catalog::Model,
     chip: &tokenfab_catalog::Chip,
-    tp: u32,
+    layout: Layout,
     seed: u64,
 ) -> Result<(f64, u64, u32), String> {
-    let (d, max_bs) = replica(catalog, t, model, chip, tp, None)?;
+    let (d, max_bs) = replica(catalog, t, model, chip, layout, None)?;
     let n = offline_requests(max_bs);
     let reqs = samples(t, ArrivalSpec::Closed { concurrency: 1, think_ms: None, start_spread_ms: None }, n, seed);
     let tokens: u64 = reqs.iter().map(|r| r.output_tokens as u64).sum();
@@ -496,7 +560,7 @@ pub fn server_requests(rate_per_s: f64) -> u64 {
 /// Bisection steps of the rate search (the rate is found to within 2⁻⁶ of the Offline rate).
 const RATE_STEPS: u32 = 6;
 
-/// Server or Interactive at tensor parallelism `tp`: the highest Poisson rate whose simulated
+/// Server or Interactive at `layout`: the highest Poisson rate whose simulated
 /// 99th-percentile TTFT and TPOT stay within `bound`, over the KV-sized batch cap and two smaller
 /// ones (a submitter lowers the cap to meet a TPOT bound), as (output tokens/s per accelerator,
 /// engine iterations). The search brackets the rate between 0 and the Offline rate of the layout.
@@ -505,18 +569,18 @@ fn search_rate(
     t: &MlperfTarget,
     model: &tokenfab_catalog::Model,
     chip: &tokenfab_catalog::Chip,
-    tp: u32,
+    layout: Layout,
     bound: LatencyBound,
     seed: u64,
 ) -> Result<(f64, u64), String> {
-    let (offline, mut iterations, max_bs) = simulate_layout(catalog, t, model, chip, tp, seed)?;
+    let (offline, mut iterations, max_bs) = simulate_layout(catalog, t, model, chip, layout, seed)?;
     let osl = t.data.output.mean();
-    let hi_rate = offline * tp as f64 / osl;
+    let hi_rate = offline * layout.gpus as f64 / osl;
     let mut caps = vec![max_bs, 256.min(max_bs), 64.min(max_bs)];
     caps.dedup();
     let mut best = 0.0f64;
     for cap in caps {
-        let (d, _) = replica(catalog, t, model, chip, tp, Some(cap))?;
+        let (d, _) = replica(catalog, t, model, chip, layout, Some(cap))?;
         let mut probe = |rate: f64| -> Result<bool, String> {
             let n = server_requests(rate);
             let reqs = samples(t, ArrivalSpec::Poisson { rate_per_s: rate }, n, seed);
@@ -552,9 +616,9 @@ fn search_rate(
         best = best.max(lo);
     }
     if best <= 0.0 {
-        return Err(format!("no rate meets p99 TTFT {} ms and TPOT {} ms at tp {tp}", bound.ttft_ms, bound.tpot_ms));
+        return Err(format!("no rate meets p99 TTFT {} ms and TPOT {} ms at {layout}", bound.ttft_ms, bound.tpot_ms));
     }
-    Ok((best * osl / tp as f64, iterations))
+    Ok((best * osl / layout.gpus as f64, iterations))
 }
 
 #[cfg(test)]
@@ -585,7 +649,12 @@ mod tests {
         assert_eq!((t.chip.as_str(), t.dtype, t.engine), ("gb200", Dtype::Fp4, EngineKind::Trtllm));
         let why = |i: usize| mlperf_target(&cat, &rows[i]).unwrap_err();
         assert!(why(2).contains("not in the catalog"), "{}", why(2));
-        assert!(why(3).contains("no dataset length statistics"), "{}", why(3));
+        let t = mlperf_target(&cat, &rows[3]).unwrap();
+        assert_eq!((t.chip.as_str(), t.data.name, t.dtype, t.bound), ("h200-sxm", "deepseek-r1", Dtype::Fp8, None));
+        let mut unknown = rows[3].clone();
+        unknown.model = "gptj-99".into();
+        let e = mlperf_target(&cat, &unknown).unwrap_err();
+        assert!(e.contains("no dataset length statistics"), "{e}");
         let server = mlperf_target(&cat, &rows[4]).unwrap();
         assert_eq!(server.bound, Some(LLAMA2_70B.server));
         assert!(why(5).contains("mix of accelerator"), "{}", why(5));
@@ -621,11 +690,26 @@ mod tests {
             (&LLAMA31_405B, 9800.0, 652.0),
             (&LLAMA31_8B, 870.7, 139.0),
             (&MIXTRAL_8X7B, 427.4, 144.84),
+            (&DEEPSEEK_R1, 300.0, 3711.0),
         ] {
             let (i, o) = (d.input.mean(), d.output.mean());
             assert!((i / i0 - 1.0).abs() < 0.02, "{}: {i}", d.name);
             assert!((o / o0 - 1.0).abs() < 0.02, "{}: {o}", d.name);
         }
+    }
+
+    #[test]
+    fn moe_models_also_try_expert_parallel_layouts_and_dense_ones_do_not() {
+        let cat = Catalog::builtin();
+        let rows = parse_mlperf("t.csv", CSV).unwrap();
+        // deepseek-r1 on 8 × H200 (fp8): TP 8 and DEP 4/8 fit, and DEP 8 runs the largest batch.
+        let p = predict_mlperf(&cat, &rows[3], 1).unwrap();
+        let tried: Vec<String> = p.tried.iter().map(|(l, _)| l.to_string()).collect();
+        assert!(tried.contains(&"dep8".to_string()) && tried.contains(&"tp8".to_string()), "{tried:?}");
+        assert!(p.layout.dep, "best {} of {:?}", p.layout, p.tried);
+        // llama2-70b (dense) never tries them.
+        let dense = predict_mlperf(&cat, &rows[0], 1).unwrap();
+        assert!(dense.tried.iter().all(|(l, _)| !l.dep), "{:?}", dense.tried);
     }
 
     #[test]

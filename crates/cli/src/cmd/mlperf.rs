@@ -191,7 +191,7 @@ pub fn run(catalog: &Catalog, a: MlperfArgs) -> Result<ExitCode> {
             "weights",
             "chip",
             "engine",
-            "best_tp",
+            "best_layout",
             "measured_tok_s_per_accel",
             "pred_tok_s_per_accel",
             "engine_iterations",
@@ -201,7 +201,7 @@ pub fn run(catalog: &Catalog, a: MlperfArgs) -> Result<ExitCode> {
             let r = &s.row;
             let (tp, p, it, e) = match &s.pred {
                 Ok(p) => {
-                    (p.tp.to_string(), format!("{:.1}", p.tok_s_per_accel), p.iterations.to_string(), String::new())
+                    (p.layout.to_string(), format!("{:.1}", p.tok_s_per_accel), p.iterations.to_string(), String::new())
                 }
                 Err(e) => (String::new(), String::new(), String::new(), e.clone()),
             };
@@ -265,7 +265,8 @@ pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
          at least {} samples and {} simulated seconds per probe, the first {} % left out of the percentiles) at the KV-sized batch cap and at 256 and 64,\n\
          the best kept. Per accelerator, output tokens per second. A result records the accelerator, count, weight format\n\
          and software but not the layout or engine settings, so each row is simulated as a submitter tunes it: replicas\n\
-         of tensor parallelism 1, 2, 4 or 8 (the best simulated one is the prediction), TensorRT-LLM where the software\n\
+         of tensor parallelism 1, 2, 4 or 8, and for MoE models also attention data parallelism with expert parallelism\n\
+         over 4 or 8 GPUs (DEP; the best simulated layout is the prediction), TensorRT-LLM where the software\n\
          says TensorRT and vLLM otherwise, batch and token budget sized to the KV cache (`trtllm-bench`'s rule, memory\n\
          fraction 0.95), admission on current need with preemption (estimate: TensorRT-LLM's `MAX_UTILIZATION`),\n\
          fp8 KV cache (estimate). Lengths: {lengths}. Nothing is fitted to these rows.\n\
@@ -302,9 +303,14 @@ pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
          (14.4 % on the 159 llama2-70b and llama3.1-405b rows then); two benchmarks with different length errors\n\
          need their own reference. A rate probe simulates at least 600 s of arrivals (MLPerf's minimum duration):\n\
          with 2,000 samples a probe at the Offline rate itself passed the bounds for llama3.1-8b and mixtral, 13 s of\n\
-         traffic being too short for a queue at full load to outgrow them (llama2-70b Server 9.6 → 8.7 %). What this\n\
-         section cannot check yet: deepseek-r1, whose mean prompt length MLCommons does not publish (its outputs\n\
-         average 3,886 tokens, official) and whose submissions run expert-parallel layouts the search does not try.\n\
+         traffic being too short for a queue at full load to outgrow them (llama2-70b Server 9.6 → 8.7 %).\n\
+         deepseek-r1 (B200, GB200 and GB300 in fp4; its one H200 result is open division): Offline is predicted within\n\
+         9 % (DEP8 the best layout everywhere), a check of the expert-parallel layouts and of the long-output decode;\n\
+         Server is predicted at the Offline rate, 1.8 × the measured: the simulated p99 TPOT at that load stays under\n\
+         the 80 ms bound, while the submissions' Server results are 0.45–0.55 of their Offline ones, so their steps at\n\
+         that load run slower than the simulated ones. The AIC section says the same from the other side: DeepSeek-R1\n\
+         with DEP8 on B200 (TensorRT-LLM, 1024/1024, 128 and 256 clients) measures a TPOT 1.7 × the predicted.\n\
+         Its prompt mean is an estimate (no per-sample table was found), but Offline is decode-bound there.\n\
          Three slices stand out: llama2-70b Interactive on MI300X, measured at a third of its Offline rate (1,105 vs\n\
          3,475 tokens/s per GPU) where the simulated bounds cost a third; llama3.1-405b Server, predicted 0.77 of the\n\
          measured while its Offline and Interactive rows are within 12 % (at the measured rate on 8 × H100 the\n\
@@ -312,14 +318,14 @@ pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
          harness achieves); and llama3.1-405b Interactive on H200, predicted at half the measured (13.5 vs 25.3\n\
          tokens/s per GPU) while B200 and GB200 are close.\n"
     );
-    let _ = writeln!(md, "Per result (measured → predicted tokens/s per accelerator, best tensor parallelism):\n");
+    let _ = writeln!(md, "Per result (measured → predicted tokens/s per accelerator, best layout):\n");
     let mut ok: Vec<&Scored> = scored.iter().filter(|s| s.pred.is_ok()).collect();
     ok.sort_by(|a, b| a.row.model.cmp(&b.row.model).then(a.chip.cmp(&b.chip)).then(a.row.line.cmp(&b.row.line)));
     for s in ok {
         let (r, p) = (&s.row, s.pred.as_ref().expect("filtered"));
         let _ = writeln!(
             md,
-            "- {} {} {} ({}), {} × {} {}: {:.0} → {:.0}, tp {}",
+            "- {} {} {} ({}), {} × {} {}: {:.0} → {:.0}, {}",
             r.model,
             r.id,
             r.submitter,
@@ -329,7 +335,7 @@ pub fn section(catalog: &Catalog, path: &Path) -> Result<String> {
             r.weights,
             r.tok_s_per_accel,
             p.tok_s_per_accel,
-            p.tp
+            p.layout
         );
     }
     let _ = writeln!(md, "\nRows not simulated, by reason:\n");
@@ -372,7 +378,12 @@ mod tests {
             weights: "fp8".into(),
             software: "TensorRT".into(),
         };
-        let pred = MlperfPrediction { tok_s_per_accel: 1000.0 * ratio, tp: 1, tried: vec![], iterations: 1 };
+        let pred = MlperfPrediction {
+            tok_s_per_accel: 1000.0 * ratio,
+            layout: tokenfab_aic::MlperfLayout { gpus: 1, dep: false },
+            tried: vec![],
+            iterations: 1,
+        };
         Scored { row, chip: Some(chip.into()), engine: Some("trtllm".into()), pred: Ok(pred) }
     }
 

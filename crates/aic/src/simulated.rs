@@ -122,10 +122,10 @@ impl Harness {
         let file = src.strip_prefix("source_file=").and_then(|r| r.split(';').next()).unwrap_or("");
         let dated = file.len() == "YYYY-MM-DD.csv".len()
             && file.ends_with(".csv")
-            && file[..10]
-                .bytes()
+            && file.as_bytes()[..10]
+                .iter()
                 .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                .all(|(i, &b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
         let rack_scale = row.system.starts_with("gb");
         if dated && !rack_scale { Harness::InferenceX } else { Harness::Aiperf }
     }

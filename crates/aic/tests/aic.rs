@@ -518,6 +518,9 @@ fn the_benchmark_client_comes_from_the_source_column() {
     assert_eq!(Harness::of(&row("source_file=qwen3.5-397b-gap-analysis.csv", "h200_sxm")), Harness::Aiperf);
     assert_eq!(Harness::of(&row("db-dump/2026-04-27; config_id=83", "h200_sxm")), Harness::Aiperf);
     assert_eq!(Harness::of(&row("", "h200_sxm")), Harness::Aiperf);
+    // Not a date, whatever its length; multi-byte names never panic.
+    assert_eq!(Harness::of(&row("source_file=2026-0x-06.csv", "h200_sxm")), Harness::Aiperf);
+    assert_eq!(Harness::of(&row("source_file=ééééé.csv", "h200_sxm")), Harness::Aiperf);
 }
 
 #[test]

@@ -146,6 +146,10 @@ pub struct SimKnobs {
     /// cap is the concurrency). With one short, a new request waits for the next completion —
     /// the signature of one measured deployment; only per-deployment calibration chooses it.
     pub slots_short: u32,
+    /// The benchmark client to simulate every row under, instead of the one its source names
+    /// ([`Harness::of`]); `Some(Harness::Aiperf)` also leaves the InferenceX recipes' engine
+    /// settings off.
+    pub harness: Option<Harness>,
 }
 
 /// Predicts mean TTFT and TPOT of a row's deployment by simulation.
@@ -155,8 +159,10 @@ pub fn predict_simulated(
     row: &AicRow,
     knobs: SimKnobs,
 ) -> Result<Prediction, String> {
-    let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale, slots_short } = knobs;
-    let harness = Harness::of(row);
+    let SimKnobs { host, kernel_overhead_scale, speculative, device_time_scale, slots_short, harness } = knobs;
+    let harness = harness.unwrap_or_else(|| Harness::of(row));
+    // The engine settings InferenceX's recipes write, for its rows simulated under its client.
+    let recipes = harness == Harness::InferenceX && Harness::of(row) == Harness::InferenceX;
     let (backend, isl, osl, concurrency, engine_batch) =
         (row.backend.as_str(), row.isl, row.osl, row.concurrency, row.engine_batch);
     let engine = match backend {
@@ -186,14 +192,14 @@ pub fn predict_simulated(
         speculative_acceptance: speculative.map(|s| s.1),
         device_time_scale,
         // InferenceX's TensorRT-LLM recipes with attention DP hold new prompts for balance.
-        attention_dp_balance_iters: (harness == Harness::InferenceX
+        attention_dp_balance_iters: (recipes
             && engine == EngineKind::Trtllm
             && dep.mode == Mode::Agg
             && dep.prefill.parallel.attn_dp > 1)
             .then_some(INFERENCEX_TRTLLM_ADP_BALANCE_ITERS),
-        scheduler_recv_interval: inferencex_sglang_recv_interval(row, dep),
-        batch_wait_timeout_iters: inferencex_trtllm_batch_wait(row, dep).map(|w| w.0),
-        batch_wait_max_tokens_ratio: inferencex_trtllm_batch_wait(row, dep).map(|w| w.1),
+        scheduler_recv_interval: inferencex_sglang_recv_interval(row, dep).filter(|_| recipes),
+        batch_wait_timeout_iters: inferencex_trtllm_batch_wait(row, dep).filter(|_| recipes).map(|w| w.0),
+        batch_wait_max_tokens_ratio: inferencex_trtllm_batch_wait(row, dep).filter(|_| recipes).map(|w| w.1),
         // SGLang's memory fraction: see `sglang_memory_fraction` below.
         memory_fraction: (engine == EngineKind::Sglang).then_some(SGLANG_FRACTIONS[0]),
         ..Default::default()

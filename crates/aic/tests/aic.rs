@@ -542,4 +542,11 @@ fn inferencex_rows_draw_shorter_prompts_than_their_nominal_length() {
     assert!(ratio > 0.8 && ratio < 0.97, "InferenceX {ix:?} vs aiperf {aiperf:?}");
     // Deterministic: the draw is seeded.
     assert_eq!(at("source_file=2026-04-06.csv").ttft_ms, ix.ttft_ms);
+    // `harness` overrides the source: the InferenceX row simulated as aiperf runs is the aiperf row.
+    let r = rows(
+        "a,source_file=2026-04-06.csv,vllm,,meta-llama/Llama-3.1-70B,h200_sxm,fp8,agg,8192,64,fp8,,1,8,1,1,8,1,,,,,,,,,,,,,,,100.0,10.0",
+    );
+    let dep = map_row(&cat, &r[0]).unwrap();
+    let knobs = SimKnobs { harness: Some(tokenfab_aic::Harness::Aiperf), ..Default::default() };
+    assert_eq!(predict_simulated(&cat, &dep, &r[0], knobs).unwrap(), aiperf);
 }

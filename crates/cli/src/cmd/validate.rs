@@ -80,6 +80,20 @@ struct AicArgs {
     /// how it does on unmeasured traffic of a measured deployment). One more simulation pass.
     #[arg(long, default_value = "none")]
     calibrate: Calibrate,
+    /// The benchmark client each row is simulated under. `source`: the one its
+    /// `silicon_data_source` names (InferenceX's sweeps: benchmark_serving with lengths on
+    /// [0.8 L, L], clients starting together, and the engine settings its recipes write;
+    /// AIConfigurator's aiperf otherwise). `aiperf`: every row as AIConfigurator's aiperf runs
+    /// (identical requests, clients in random phase, no recipe settings), as before the
+    /// InferenceX client was modelled.
+    #[arg(long, default_value = "source")]
+    client: Client,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Client {
+    Source,
+    Aiperf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -652,7 +666,8 @@ fn aic(catalog: &Catalog, a: AicArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let base = tokenfab_aic::SimKnobs { host, speculative, ..Default::default() };
+    let harness = (a.client == Client::Aiperf).then_some(tokenfab_aic::Harness::Aiperf);
+    let base = tokenfab_aic::SimKnobs { host, speculative, harness, ..Default::default() };
     anyhow::ensure!(
         a.calibrate == Calibrate::None || a.model == AicModel::Sim,
         "--calibrate deployment needs --model sim (it sets simulator engine options)"
@@ -986,7 +1001,8 @@ fn report(catalog: &Catalog, a: ReportArgs) -> Result<ExitCode> {
              (`batch_wait_timeout_iters`: Llama-3.1-70B 1024/1024 below TP 8, DeepSeek-R1 fp8 1024/1024 at 64–255\n\
              clients), and SGLang's `--scheduler-recv-interval` (DeepSeek-R1 on B200: 10, or 30 from 16 clients); each\n\
              leaves a signature in the measurements (Llama-3.1-70B at TP 1–4: TTFT 20 decode steps above the\n\
-             simulation without batch waiting, 0.96–0.98 of it with). Modelling that client took the\n\
+             simulation without batch waiting, 0.96–0.98 of it with). Modelling that client (`--client aiperf`\n\
+             simulates every row as before) took the\n\
              InferenceX rows' simulated-only TTFT MAPE from 74.1 to 62.4 % and all rows' TTFT from 37.3 to 35.9 % (TPOT\n\
              16.4 → 16.5 %), the recipes' settings to 56.2 % and 35.3 % (TPOT 16.6 %; the request-path term, learned on\n\
              the other models, then over-predicts the rows whose simulation now matches); the measured/simulated TTFT ratio of\n\
